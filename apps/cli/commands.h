@@ -1,0 +1,70 @@
+// The `sotto` commands: a table the parser and the help text are made from,
+// and one function per command.
+#pragma once
+
+#include <cstddef>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "args.h"
+#include "session.h"
+#include "sotto/app/app.h"
+
+namespace sotto::cli {
+
+enum Exit : int { kExitOk = 0, kExitError = 1, kExitUsage = 2 };
+
+struct Command;
+
+struct Context {
+  std::string profile;
+  app::Engine& engine;
+  Session& session;
+  const Command& command;
+};
+
+struct Command {
+  std::string_view words;  // "account add"
+  std::string_view usage;  // what follows the words in a usage line
+  std::string_view summary;
+  std::vector<OptionSpec> options;
+  std::size_t min_args = 0;
+  std::size_t max_args = std::numeric_limits<std::size_t>::max();
+  int (*run)(Context&, const ParsedArgs&) = nullptr;
+};
+
+// Every command, in the order the help lists them.
+const std::vector<Command>& commands();
+
+// Options every command takes.
+const std::vector<OptionSpec>& global_options();
+
+// "sotto" or "sotto --profile NAME": the start of a command line to suggest.
+std::string command_prefix(const Context& ctx);
+
+// Prints "sotto: message" and a pointer to the command's help; returns kExitUsage.
+int usage_error(const Context& ctx, std::string_view message);
+
+// The human commands (commands.cpp).
+int account_add(Context& ctx, const ParsedArgs& args);
+int account_list(Context& ctx, const ParsedArgs& args);
+int account_remove(Context& ctx, const ParsedArgs& args);
+int account_register(Context& ctx, const ParsedArgs& args);
+int account_passwd(Context& ctx, const ParsedArgs& args);
+int account_pin(Context& ctx, const ParsedArgs& args);
+int contact_add(Context& ctx, const ParsedArgs& args);
+int contact_list(Context& ctx, const ParsedArgs& args);
+int contact_remove(Context& ctx, const ParsedArgs& args);
+int contact_authorize(Context& ctx, const ParsedArgs& args);
+int contact_deny(Context& ctx, const ParsedArgs& args);
+int contact_requests(Context& ctx, const ParsedArgs& args);
+int status(Context& ctx, const ParsedArgs& args);
+int send(Context& ctx, const ParsedArgs& args);
+int listen(Context& ctx, const ParsedArgs& args);
+
+// `sotto rpc` (rpc.cpp).
+int rpc(Context& ctx, const ParsedArgs& args);
+
+}  // namespace sotto::cli

@@ -1,0 +1,124 @@
+#include "json_events.h"
+
+#include <ctime>
+#include <type_traits>
+
+namespace sotto::cli {
+namespace {
+
+using nlohmann::json;
+
+template <class>
+inline constexpr bool kAlwaysFalse = false;
+
+}  // namespace
+
+std::string iso8601_utc(std::chrono::system_clock::time_point time) {
+  using namespace std::chrono;
+  auto since_epoch = time.time_since_epoch();
+  auto seconds = floor<std::chrono::seconds>(since_epoch);
+  auto millis = duration_cast<milliseconds>(since_epoch - seconds).count();
+  std::time_t t = seconds.count();
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &tm);
+  char out[40];
+  std::snprintf(out, sizeof out, "%s.%03dZ", text, static_cast<int>(millis));
+  return out;
+}
+
+json error_json(const Error& error) {
+  json out{{"errc", std::string(to_string(error.code))}, {"message", error.message}};
+  if (!error.detail.empty()) out["detail"] = error.detail;
+  return out;
+}
+
+json contact_json(const app::Contact& contact) {
+  return json{{"account", contact.account},
+              {"address", contact.address},
+              {"name", contact.name},
+              {"groups", contact.groups},
+              {"subscription", contact.subscription},
+              {"waiting_for_authorization", contact.waiting_for_authorization},
+              {"availability", std::string(app::to_string(contact.availability))},
+              {"status", contact.status}};
+}
+
+json account_json(const app::AccountSettings& account, app::AccountState state) {
+  return json{{"address", account.address},
+              {"protocol", account.protocol},
+              {"host", account.host},
+              {"port", account.port},
+              {"direct_tls", account.direct_tls},
+              {"pinned_cert_sha256", account.pinned_cert_sha256},
+              {"remember_password", account.remember_password},
+              {"state", std::string(app::to_string(state))}};
+}
+
+json event_json(const app::Event& event) {
+  return std::visit(
+      [](const auto& e) -> json {
+        using T = std::decay_t<decltype(e)>;
+        if constexpr (std::is_same_v<T, app::AccountStateChanged>) {
+          json out{{"type", "account.state"},
+                   {"account", e.account},
+                   {"state", std::string(app::to_string(e.state))}};
+          if (e.error) out["error"] = error_json(*e.error);
+          return out;
+        } else if constexpr (std::is_same_v<T, app::ContactsLoaded>) {
+          json contacts = json::array();
+          for (const auto& contact : e.contacts) contacts.push_back(contact_json(contact));
+          return json{{"type", "contacts.loaded"}, {"account", e.account}, {"contacts", contacts}};
+        } else if constexpr (std::is_same_v<T, app::ContactChanged>) {
+          return json{{"type", "contact.changed"},
+                      {"account", e.contact.account},
+                      {"contact", contact_json(e.contact)}};
+        } else if constexpr (std::is_same_v<T, app::ContactRemoved>) {
+          return json{{"type", "contact.removed"}, {"account", e.account}, {"address", e.address}};
+        } else if constexpr (std::is_same_v<T, app::PresenceChanged>) {
+          return json{{"type", "presence"},
+                      {"account", e.account},
+                      {"address", e.address},
+                      {"resource", e.resource},
+                      {"availability", std::string(app::to_string(e.availability))},
+                      {"status", e.status}};
+        } else if constexpr (std::is_same_v<T, app::AuthorizationRequested>) {
+          return json{{"type", "authorization.requested"},
+                      {"account", e.account},
+                      {"address", e.address},
+                      {"nick", e.nick}};
+        } else if constexpr (std::is_same_v<T, app::AuthorizationDenied>) {
+          return json{
+              {"type", "authorization.denied"}, {"account", e.account}, {"address", e.address}};
+        } else if constexpr (std::is_same_v<T, app::MessageReceived>) {
+          return json{{"type", "message.received"},
+                      {"account", e.account},
+                      {"peer", e.peer},
+                      {"resource", e.resource},
+                      {"id", e.id},
+                      {"body", e.body},
+                      {"time", iso8601_utc(e.time)},
+                      {"outgoing", e.outgoing},
+                      {"delayed", e.delayed},
+                      {"from_archive", e.from_archive}};
+        } else if constexpr (std::is_same_v<T, app::MessageStateChanged>) {
+          json out{{"type", "message.state"},
+                   {"account", e.account},
+                   {"peer", e.peer},
+                   {"id", e.id},
+                   {"state", std::string(app::to_string(e.state))}};
+          if (e.error) out["error"] = error_json(*e.error);
+          return out;
+        } else {
+          static_assert(kAlwaysFalse<T>, "every event needs a JSON shape");
+        }
+      },
+      event);
+}
+
+std::string dump_line(const json& value) {
+  return value.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+}  // namespace sotto::cli

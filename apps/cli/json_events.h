@@ -1,0 +1,30 @@
+// The JSON shapes shared by `sotto rpc` notifications and `sotto listen --json`
+// (documented in docs/rpc.md). No password ever appears in them.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "sotto/app/app.h"
+#include "sotto/base/base.h"
+
+namespace sotto::cli {
+
+// {"type": "message.received", ...}: one object per engine event.
+nlohmann::json event_json(const app::Event& event);
+
+nlohmann::json contact_json(const app::Contact& contact);
+nlohmann::json account_json(const app::AccountSettings& account, app::AccountState state);
+// {"errc": "certificate", "message": "...", "detail": "..."}; detail only when set.
+nlohmann::json error_json(const Error& error);
+
+// "2026-11-27T12:01:02.345Z"
+std::string iso8601_utc(std::chrono::system_clock::time_point time);
+
+// One compact line (no newline); invalid UTF-8 from the network becomes U+FFFD
+// instead of an exception.
+std::string dump_line(const nlohmann::json& value);
+
+}  // namespace sotto::cli

@@ -1,0 +1,668 @@
+// `sotto rpc`: JSON-RPC 2.0 over stdin/stdout, one object per line (docs/rpc.md).
+//
+// Everything runs on the core thread: stdin is read with asio (never a
+// blocking read), stdout is written through a queue, and every engine event
+// becomes an "event" notification. stdout carries nothing but JSON lines.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <asio/posix/stream_descriptor.hpp>
+#include <asio/write.hpp>
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "json_events.h"
+#include "terminal.h"
+
+namespace sotto::cli {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::size_t kMaxLine = std::size_t{1} << 20;
+constexpr std::size_t kReadChunk = 64 * 1024;
+
+// JSON-RPC 2.0 §5.1
+constexpr int kParseError = -32700;
+constexpr int kInvalidRequest = -32600;
+constexpr int kMethodNotFound = -32601;
+constexpr int kInvalidParams = -32602;
+
+// Engine errors: -32000 - errc, in the range the spec leaves to servers.
+int engine_code(Errc code) { return -32000 - static_cast<int>(code); }
+
+// Thrown by Params and caught by dispatch (never leaves this file).
+struct InvalidParams {
+  std::string message;
+};
+
+// Leaves fds 0 and 1 in the blocking mode we found them in (asio makes them
+// non-blocking, which the shell sharing a terminal would otherwise inherit).
+class StdioModes {
+ public:
+  StdioModes() : in_(::fcntl(STDIN_FILENO, F_GETFL)), out_(::fcntl(STDOUT_FILENO, F_GETFL)) {}
+  ~StdioModes() {
+    if (in_ >= 0) ::fcntl(STDIN_FILENO, F_SETFL, in_);
+    if (out_ >= 0) ::fcntl(STDOUT_FILENO, F_SETFL, out_);
+  }
+  StdioModes(const StdioModes&) = delete;
+  StdioModes& operator=(const StdioModes&) = delete;
+
+ private:
+  int in_;
+  int out_;
+};
+
+// Queues lines for stdout and writes them without blocking the core thread.
+class LineWriter {
+ public:
+  explicit LineWriter(asio::io_context& io) : out_(io, ::dup(STDOUT_FILENO)) {}
+
+  void on_broken(std::function<void()> handler) { on_broken_ = std::move(handler); }
+
+  void write(const json& message) {
+    if (broken_) return;
+    queue_.push_back(dump_line(message) + '\n');
+    if (queue_.size() == 1) write_front();
+  }
+
+ private:
+  void write_front() {
+    asio::async_write(out_, asio::buffer(queue_.front()), [this](std::error_code ec, std::size_t) {
+      queue_.pop_front();
+      if (ec) {
+        broken_ = true;
+        queue_.clear();
+        if (on_broken_) on_broken_();
+        return;
+      }
+      if (!queue_.empty()) write_front();
+    });
+  }
+
+  asio::posix::stream_descriptor out_;
+  std::deque<std::string> queue_;  // front() is being written
+  bool broken_ = false;
+  std::function<void()> on_broken_;
+};
+
+// The answer to one request; a notification (no id) gets none.
+class Reply {
+ public:
+  Reply(std::shared_ptr<LineWriter> out, json id, bool wanted)
+      : out_(std::move(out)), id_(std::move(id)), wanted_(wanted) {}
+
+  void ok(json result) const {
+    if (wanted_) out_->write(json{{"jsonrpc", "2.0"}, {"id", id_}, {"result", std::move(result)}});
+  }
+
+  void error(int code, std::string message, json data = nullptr) const {
+    if (!wanted_) return;
+    json error{{"code", code}, {"message", std::move(message)}};
+    if (!data.is_null()) error["data"] = std::move(data);
+    out_->write(json{{"jsonrpc", "2.0"}, {"id", id_}, {"error", std::move(error)}});
+  }
+
+  void error(const Error& e) const {
+    json data{{"errc", std::string(to_string(e.code))}};
+    if (!e.detail.empty()) data["detail"] = e.detail;
+    error(engine_code(e.code), e.message, std::move(data));
+  }
+
+  // A callback for the engine's Result<void> answers.
+  std::function<void(Result<void>)> done(json result = json::object()) const {
+    return [reply = *this, result = std::move(result)](Result<void> outcome) {
+      if (outcome) {
+        reply.ok(result);
+      } else {
+        reply.error(outcome.error());
+      }
+    };
+  }
+
+ private:
+  std::shared_ptr<LineWriter> out_;
+  json id_;
+  bool wanted_;
+};
+
+// Typed access to a request's params; a wrong type throws InvalidParams.
+class Params {
+ public:
+  explicit Params(json& params) : params_(params) {}
+
+  std::string string(const char* key) {
+    auto value = optional_string(key);
+    if (!value) throw InvalidParams{std::string("'") + key + "' is required"};
+    return *value;
+  }
+
+  std::optional<std::string> optional_string(const char* key) {
+    const json* value = find(key);
+    if (value == nullptr) return std::nullopt;
+    if (!value->is_string()) throw InvalidParams{std::string("'") + key + "' must be a string"};
+    return value->get<std::string>();
+  }
+
+  // Takes a password out of the request, leaving no copy in it.
+  std::optional<Secret> secret(const char* key) {
+    json* value = find(key);
+    if (value == nullptr) return std::nullopt;
+    if (!value->is_string()) throw InvalidParams{std::string("'") + key + "' must be a string"};
+    auto& text = value->get_ref<std::string&>();
+    Secret out(text);
+    secure_wipe(text);
+    return out;
+  }
+
+  Secret required_secret(const char* key) {
+    auto value = secret(key);
+    if (!value) throw InvalidParams{std::string("'") + key + "' is required"};
+    return std::move(*value);
+  }
+
+  bool flag(const char* key) {
+    const json* value = find(key);
+    if (value == nullptr) return false;
+    if (!value->is_boolean())
+      throw InvalidParams{std::string("'") + key + "' must be true or false"};
+    return value->get<bool>();
+  }
+
+  uint16_t port(const char* key) {
+    const json* value = find(key);
+    if (value == nullptr) return 0;
+    if (!value->is_number_integer() || value->get<int64_t>() < 0 || value->get<int64_t>() > 65535) {
+      throw InvalidParams{std::string("'") + key + "' must be a port number (0 to 65535)"};
+    }
+    return static_cast<uint16_t>(value->get<int64_t>());
+  }
+
+  std::vector<std::string> strings(const char* key) {
+    const json* value = find(key);
+    if (value == nullptr) return {};
+    std::vector<std::string> out;
+    if (value->is_array()) {
+      for (const auto& item : *value) {
+        if (!item.is_string()) break;
+        out.push_back(item.get<std::string>());
+      }
+      if (out.size() == value->size()) return out;
+    }
+    throw InvalidParams{std::string("'") + key + "' must be an array of strings"};
+  }
+
+  app::Availability availability(const char* key, app::Availability fallback) {
+    auto text = optional_string(key);
+    if (!text) return fallback;
+    auto parsed = app::parse_availability(*text);
+    if (!parsed) {
+      throw InvalidParams{std::string("'") + key +
+                          "' must be available, chat, away, xa, dnd or offline"};
+    }
+    return *parsed;
+  }
+
+ private:
+  json* find(const char* key) {
+    auto it = params_.find(key);
+    if (it == params_.end() || it->is_null()) return nullptr;
+    return &*it;
+  }
+
+  json& params_;
+};
+
+// Account addresses as the engine spells them in events (lowercase, bare).
+std::string canonical(const std::string& address) {
+  auto jid = Jid::parse(address);
+  return jid ? jid->bare_str() : address;
+}
+
+class RpcServer {
+ public:
+  explicit RpcServer(Context& ctx)
+      : ctx_(ctx),
+        engine_(ctx.engine),
+        out_(std::make_shared<LineWriter>(ctx.session.io())),
+        in_(ctx.session.io(), ::dup(STDIN_FILENO)),
+        chunk_(kReadChunk, '\0'),
+        subscription_(engine_.subscribe([this](const app::Event& event) { on_event(event); })) {
+    out_->on_broken([this] { shutdown(std::nullopt); });
+  }
+
+  ~RpcServer() { engine_.unsubscribe(subscription_); }
+  RpcServer(const RpcServer&) = delete;
+  RpcServer& operator=(const RpcServer&) = delete;
+
+  void start() { read_more(); }
+
+  // Disconnects everything, answers `reply` once done, and stops the loop.
+  void shutdown(std::optional<Reply> reply) {
+    if (reply) shutdown_replies_.push_back(*reply);
+    if (shutting_down_) return;
+    shutting_down_ = true;
+    ctx_.session.shut_down_async([this] {
+      for (const Reply& r : shutdown_replies_) r.ok(json::object());
+      shutdown_replies_.clear();
+      std::error_code ignored;
+      in_.close(ignored);
+      ctx_.session.io().stop();  // main then drains: stdout is flushed, streams close
+    });
+  }
+
+ private:
+  using Method = void (RpcServer::*)(Params&, const Reply&);
+  struct MethodSpec {
+    Method method;
+    std::vector<std::string_view> params;
+  };
+
+  static const std::map<std::string, MethodSpec, std::less<>>& methods() {
+    static const std::map<std::string, MethodSpec, std::less<>> table{
+        {"account.add",
+         {&RpcServer::account_add,
+          {"address", "password", "host", "port", "direct_tls", "pin", "remember"}}},
+        {"account.list", {&RpcServer::account_list, {}}},
+        {"account.remove", {&RpcServer::account_remove, {"address"}}},
+        {"account.register",
+         {&RpcServer::account_register,
+          {"address", "password", "host", "port", "direct_tls", "pin", "remember"}}},
+        {"account.connect",
+         {&RpcServer::account_connect, {"address", "password", "availability", "status", "wait"}}},
+        {"account.disconnect", {&RpcServer::account_disconnect, {"address"}}},
+        {"account.passwd", {&RpcServer::account_passwd, {"address", "new_password"}}},
+        {"account.pin", {&RpcServer::account_pin, {"address", "sha256"}}},
+        {"account.state", {&RpcServer::account_state, {"address"}}},
+        {"contact.add", {&RpcServer::contact_add, {"account", "address", "name", "groups"}}},
+        {"contact.update", {&RpcServer::contact_update, {"account", "address", "name", "groups"}}},
+        {"contact.remove", {&RpcServer::contact_remove, {"account", "address"}}},
+        {"contact.list", {&RpcServer::contact_list, {"account"}}},
+        {"contact.authorize", {&RpcServer::contact_authorize, {"account", "address"}}},
+        {"contact.deny", {&RpcServer::contact_deny, {"account", "address"}}},
+        {"contact.requests", {&RpcServer::contact_requests, {"account"}}},
+        {"presence.set", {&RpcServer::presence_set, {"account", "availability", "status"}}},
+        {"message.send", {&RpcServer::message_send, {"account", "to", "body"}}},
+        {"engine.unacked", {&RpcServer::engine_unacked, {}}},
+        {"shutdown", {&RpcServer::shutdown_method, {}}},
+    };
+    return table;
+  }
+
+  // --- input -------------------------------------------------------------
+
+  void read_more() {
+    in_.async_read_some(asio::buffer(chunk_),
+                        [this](std::error_code ec, std::size_t n) { on_read(ec, n); });
+  }
+
+  void on_read(std::error_code ec, std::size_t n) {
+    if (ec == asio::error::operation_aborted) return;
+    std::string_view data(chunk_.data(), n);
+    while (!data.empty()) {
+      const std::size_t newline = data.find('\n');
+      std::string_view piece = data.substr(0, newline);
+      if (!discarding_) {
+        if (line_.size() + piece.size() > kMaxLine) {
+          secure_wipe(line_);
+          discarding_ = true;
+          Reply(out_, nullptr, true)
+              .error(kInvalidRequest, "the request is longer than 1 MiB; it was skipped");
+        } else {
+          line_.append(piece);
+        }
+      }
+      if (newline == std::string_view::npos) break;
+      data.remove_prefix(newline + 1);
+      if (discarding_) {
+        discarding_ = false;  // the rest of the long line is gone; start afresh
+        continue;
+      }
+      std::string line = std::move(line_);
+      line_.clear();
+      on_line(line);
+    }
+    std::fill_n(chunk_.begin(), n, '\0');
+    if (ec) {  // end of input (or a read error): the last line may lack its newline
+      if (!discarding_ && !line_.empty()) {
+        std::string line = std::move(line_);
+        line_.clear();
+        on_line(line);
+      }
+      shutdown(std::nullopt);
+      return;
+    }
+    read_more();
+  }
+
+  void on_line(std::string& line) {
+    if (std::all_of(line.begin(), line.end(),
+                    [](char c) { return std::isspace(static_cast<unsigned char>(c)); })) {
+      return;
+    }
+    json request = json::parse(line, nullptr, /*allow_exceptions=*/false);
+    secure_wipe(line);
+    if (request.is_discarded()) {
+      return Reply(out_, nullptr, true).error(kParseError, "parse error: the line is not JSON");
+    }
+    dispatch(request);
+  }
+
+  void dispatch(json& request) {
+    if (request.is_array()) {
+      return Reply(out_, nullptr, true)
+          .error(kInvalidRequest, "batches are not supported: send one request per line");
+    }
+    if (!request.is_object()) {
+      return Reply(out_, nullptr, true).error(kInvalidRequest, "a request is a JSON object");
+    }
+    const bool has_id = request.contains("id");
+    json id = has_id ? request["id"] : json(nullptr);
+    if (!id.is_null() && !id.is_string() && !id.is_number()) {
+      return Reply(out_, nullptr, true)
+          .error(kInvalidRequest, "the id must be a string, a number or null");
+    }
+    // A request without an id is a notification: it is carried out, never answered.
+    Reply reply(out_, id, has_id);
+    auto version = request.find("jsonrpc");
+    if (version == request.end() || *version != "2.0") {
+      return reply.error(kInvalidRequest, "\"jsonrpc\" must be \"2.0\"");
+    }
+    auto method = request.find("method");
+    if (method == request.end() || !method->is_string()) {
+      return reply.error(kInvalidRequest, "\"method\" must be a string");
+    }
+    const std::string& name = method->get_ref<const std::string&>();
+    auto spec = methods().find(name);
+    if (spec == methods().end()) {
+      return reply.error(kMethodNotFound, "there is no method \"" + name + "\"");
+    }
+    json params = json::object();
+    if (auto it = request.find("params"); it != request.end()) params = std::move(*it);
+    if (!params.is_object()) {
+      return reply.error(kInvalidParams, "params must be an object (named parameters)");
+    }
+    for (const auto& [key, value] : params.items()) {
+      const auto& known = spec->second.params;
+      if (std::find(known.begin(), known.end(), key) == known.end()) {
+        return reply.error(kInvalidParams, "\"" + name + "\" takes no parameter \"" + key + "\"");
+      }
+    }
+    if (shutting_down_ && name != "shutdown") {
+      return reply.error(Error{Errc::cancelled, "sotto is shutting down", {}});
+    }
+    Params access(params);
+    try {
+      (this->*(spec->second.method))(access, reply);
+    } catch (const InvalidParams& invalid) {
+      reply.error(kInvalidParams, invalid.message);
+    }
+  }
+
+  // --- events --------------------------------------------------------------
+
+  void on_event(const app::Event& event) {
+    out_->write(json{{"jsonrpc", "2.0"}, {"method", "event"}, {"params", event_json(event)}});
+    if (const auto* change = std::get_if<app::AccountStateChanged>(&event)) {
+      if (change->error) last_error_.insert_or_assign(change->account, *change->error);
+      answer_connect_waiters(*change);
+    }
+  }
+
+  void answer_connect_waiters(const app::AccountStateChanged& change) {
+    if (change.state == app::AccountState::connecting) return;
+    if (change.state == app::AccountState::reconnecting && !change.error) return;
+    auto [first, last] = connect_waiters_.equal_range(change.account);
+    std::vector<Reply> waiting;
+    for (auto it = first; it != last; ++it) waiting.push_back(it->second);
+    connect_waiters_.erase(first, last);
+    for (const Reply& reply : waiting) {
+      if (change.state == app::AccountState::online) {
+        reply.ok(json{{"state", "online"}});
+      } else if (change.error) {
+        reply.error(*change.error);
+      } else {
+        reply.error(
+            Error{Errc::cancelled, change.account + " was disconnected before it got online", {}});
+      }
+    }
+  }
+
+  // --- accounts ----------------------------------------------------------------
+
+  static app::AccountSettings account_settings(Params& p) {
+    app::AccountSettings settings;
+    settings.address = p.string("address");
+    settings.host = p.optional_string("host").value_or("");
+    settings.port = p.port("port");
+    settings.direct_tls = p.flag("direct_tls");
+    settings.pinned_cert_sha256 = p.optional_string("pin").value_or("");
+    settings.remember_password = p.flag("remember");
+    return settings;
+  }
+
+  json account_result(const std::string& address) {
+    const std::string key = canonical(address);
+    for (const auto& account : engine_.accounts()) {
+      if (account.address == key) return account_json(account, engine_.state(key));
+    }
+    return json::object();
+  }
+
+  void account_add(Params& p, const Reply& reply) {
+    app::AccountSettings settings = account_settings(p);
+    auto password = p.secret("password").value_or(Secret());
+    if (auto added = engine_.add_account(settings, password.value); !added) {
+      return reply.error(added.error());
+    }
+    reply.ok(account_result(settings.address));
+  }
+
+  void account_list(Params&, const Reply& reply) {
+    json accounts = json::array();
+    for (const auto& account : engine_.accounts()) {
+      accounts.push_back(account_json(account, engine_.state(account.address)));
+    }
+    reply.ok(std::move(accounts));
+  }
+
+  void account_remove(Params& p, const Reply& reply) {
+    if (auto removed = engine_.remove_account(p.string("address")); !removed) {
+      return reply.error(removed.error());
+    }
+    reply.ok(json::object());
+  }
+
+  void account_register(Params& p, const Reply& reply) {
+    app::AccountSettings settings = account_settings(p);
+    Secret password = p.required_secret("password");
+    std::string address = settings.address;
+    engine_.register_account(std::move(settings), password.value,
+                             [this, reply, address](Result<void> result) {
+                               if (!result) return reply.error(result.error());
+                               reply.ok(account_result(address));
+                             });
+  }
+
+  void account_connect(Params& p, const Reply& reply) {
+    const std::string address = canonical(p.string("address"));
+    std::optional<Secret> password = p.secret("password");
+    const app::Availability availability =
+        p.availability("availability", app::Availability::available);
+    std::string status = p.optional_string("status").value_or("");
+    const bool wait = p.flag("wait");
+
+    if (engine_.state(address) == app::AccountState::online) {
+      return reply.ok(json{{"state", "online"}});
+    }
+    std::optional<std::string> secret;
+    if (password) secret = password->value;
+    last_error_.erase(address);
+    if (auto started = engine_.connect(address, std::move(secret), availability, std::move(status));
+        !started) {
+      return reply.error(started.error());
+    }
+    const app::AccountState state = engine_.state(address);
+    if (!wait || state == app::AccountState::online) {
+      return reply.ok(json{{"state", std::string(app::to_string(state))}});
+    }
+    if (state == app::AccountState::failed || state == app::AccountState::offline) {
+      auto error = last_error_.find(address);
+      return reply.error(error != last_error_.end()
+                             ? error->second
+                             : Error{Errc::network, "could not connect " + address, {}});
+    }
+    connect_waiters_.emplace(address, reply);
+  }
+
+  void account_disconnect(Params& p, const Reply& reply) {
+    const std::string address = canonical(p.string("address"));
+    if (!known_account(address))
+      return reply.error(Error{Errc::not_found, "no account " + address, {}});
+    engine_.disconnect(address);
+    reply.ok(json{{"state", std::string(app::to_string(engine_.state(address)))}});
+  }
+
+  void account_passwd(Params& p, const Reply& reply) {
+    const std::string address = p.string("address");
+    Secret password = p.required_secret("new_password");
+    engine_.change_password(address, password.value, reply.done());
+  }
+
+  void account_pin(Params& p, const Reply& reply) {
+    const std::string address = p.string("address");
+    if (auto pinned = engine_.pin_certificate(address, p.string("sha256")); !pinned) {
+      return reply.error(pinned.error());
+    }
+    reply.ok(account_result(address));
+  }
+
+  void account_state(Params& p, const Reply& reply) {
+    const std::string address = canonical(p.string("address"));
+    if (!known_account(address))
+      return reply.error(Error{Errc::not_found, "no account " + address, {}});
+    json result{{"state", std::string(app::to_string(engine_.state(address)))}};
+    if (app::Provider* provider = engine_.provider(address)) {
+      if (auto fingerprint = provider->server_certificate(); !fingerprint.empty()) {
+        result["server_certificate"] = fingerprint;
+      }
+    }
+    if (auto error = last_error_.find(address); error != last_error_.end()) {
+      result["error"] = error_json(error->second);
+    }
+    reply.ok(std::move(result));
+  }
+
+  bool known_account(const std::string& address) {
+    const auto accounts = engine_.accounts();
+    return std::any_of(accounts.begin(), accounts.end(),
+                       [&](const app::AccountSettings& a) { return a.address == address; });
+  }
+
+  // --- contacts -------------------------------------------------------------------
+
+  void contact_add(Params& p, const Reply& reply) {
+    const std::string account = p.string("account");
+    const std::string address = p.string("address");
+    engine_.add_contact(account, address, p.optional_string("name").value_or(""),
+                        p.strings("groups"), reply.done());
+  }
+
+  void contact_update(Params& p, const Reply& reply) {
+    const std::string account = p.string("account");
+    const std::string address = p.string("address");
+    engine_.update_contact(account, address, p.optional_string("name").value_or(""),
+                           p.strings("groups"), reply.done());
+  }
+
+  void contact_remove(Params& p, const Reply& reply) {
+    const std::string account = p.string("account");
+    engine_.remove_contact(account, p.string("address"), reply.done());
+  }
+
+  void contact_list(Params& p, const Reply& reply) {
+    auto contacts = engine_.contacts(p.string("account"));
+    if (!contacts) return reply.error(contacts.error());
+    json out = json::array();
+    for (const auto& contact : *contacts) out.push_back(contact_json(contact));
+    reply.ok(std::move(out));
+  }
+
+  void contact_authorize(Params& p, const Reply& reply) {
+    const std::string account = p.string("account");
+    reply.done()(engine_.authorize(account, p.string("address")));
+  }
+
+  void contact_deny(Params& p, const Reply& reply) {
+    const std::string account = p.string("account");
+    reply.done()(engine_.deny(account, p.string("address")));
+  }
+
+  void contact_requests(Params& p, const Reply& reply) {
+    auto pending = engine_.pending_requests(p.string("account"));
+    if (!pending) return reply.error(pending.error());
+    reply.ok(json(*pending));
+  }
+
+  // --- presence, messages, engine ---------------------------------------------------
+
+  void presence_set(Params& p, const Reply& reply) {
+    const std::string account = p.string("account");
+    if (!p.optional_string("availability")) throw InvalidParams{"'availability' is required"};
+    const app::Availability availability =
+        p.availability("availability", app::Availability::available);
+    reply.done()(
+        engine_.set_presence(account, availability, p.optional_string("status").value_or("")));
+  }
+
+  void message_send(Params& p, const Reply& reply) {
+    const std::string account = p.string("account");
+    const std::string to = p.string("to");
+    auto id = engine_.send_message(account, to, p.string("body"));
+    if (!id) return reply.error(id.error());
+    reply.ok(json{{"id", *id}});
+  }
+
+  void engine_unacked(Params&, const Reply& reply) {
+    reply.ok(json{{"count", engine_.unacknowledged_messages()}});
+  }
+
+  void shutdown_method(Params&, const Reply& reply) { shutdown(reply); }
+
+  Context& ctx_;
+  app::Engine& engine_;
+  std::shared_ptr<LineWriter> out_;
+  asio::posix::stream_descriptor in_;
+  std::string chunk_;
+  std::string line_;
+  bool discarding_ = false;
+  bool shutting_down_ = false;
+  std::vector<Reply> shutdown_replies_;
+  std::multimap<std::string, Reply> connect_waiters_;
+  std::map<std::string, Error> last_error_;
+  app::Engine::Subscription subscription_;
+};
+
+}  // namespace
+
+int rpc(Context& ctx, const ParsedArgs&) {
+  StdioModes modes;
+  RpcServer server(ctx);
+  ctx.session.on_interrupt([&server] { server.shutdown(std::nullopt); });
+  server.start();
+  log::info("rpc", "ready: one JSON-RPC 2.0 request per line on stdin");
+  ctx.session.io().run();
+  ctx.session.drain();
+  return kExitOk;
+}
+
+}  // namespace sotto::cli

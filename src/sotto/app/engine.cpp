@@ -1,0 +1,521 @@
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "sotto/app/app.h"
+#include "sotto/app/xmpp_provider.h"
+#include "sotto/xmpp/xmpp.h"
+
+namespace sotto::app {
+namespace {
+
+constexpr std::string_view kLog = "app";
+constexpr int kProfileVersion = 1;
+
+// The interim profile (until the encrypted store lands): one JSON file, 0600,
+// written atomically. Passwords appear in it only for accounts whose user
+// asked Sotto to remember them.
+struct StoredAccount {
+  AccountSettings settings;
+  std::string password;  // empty unless remembered
+};
+
+Result<std::vector<StoredAccount>> read_profile(const std::filesystem::path& file) {
+  std::vector<StoredAccount> accounts;
+  std::ifstream in(file);
+  if (!in) return accounts;  // a new profile
+  std::stringstream text;
+  text << in.rdbuf();
+  auto json = nlohmann::json::parse(text.str(), nullptr, false);
+  if (json.is_discarded() || !json.is_object())
+    return fail(Errc::io, "the profile file " + file.string() + " is damaged");
+  for (const auto& a : json.value("accounts", nlohmann::json::array())) {
+    if (!a.is_object()) continue;
+    StoredAccount account;
+    account.settings.protocol = a.value("protocol", "xmpp");
+    account.settings.address = a.value("address", "");
+    account.settings.host = a.value("host", "");
+    account.settings.port = a.value("port", 0);
+    account.settings.direct_tls = a.value("direct_tls", false);
+    account.settings.pinned_cert_sha256 = a.value("pinned_cert_sha256", "");
+    account.settings.remember_password = a.value("remember_password", false);
+    if (account.settings.remember_password) account.password = a.value("password", "");
+    if (account.settings.address.empty()) continue;
+    accounts.push_back(std::move(account));
+  }
+  return accounts;
+}
+
+Result<void> write_profile(const std::filesystem::path& file,
+                           const std::vector<StoredAccount>& accounts) {
+  nlohmann::json json;
+  json["version"] = kProfileVersion;
+  json["accounts"] = nlohmann::json::array();
+  for (const auto& account : accounts) {
+    const AccountSettings& s = account.settings;
+    nlohmann::json a{{"protocol", s.protocol},
+                     {"address", s.address},
+                     {"host", s.host},
+                     {"port", s.port},
+                     {"direct_tls", s.direct_tls},
+                     {"pinned_cert_sha256", s.pinned_cert_sha256},
+                     {"remember_password", s.remember_password}};
+    if (s.remember_password && !account.password.empty()) a["password"] = account.password;
+    json["accounts"].push_back(std::move(a));
+  }
+  std::string text = json.dump(2);
+  std::filesystem::path temp = file;
+  temp += ".tmp";
+  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return fail(Errc::io, "could not write the profile: " + std::string(strerror(errno)));
+  ::fchmod(fd, 0600);
+  std::size_t written = 0;
+  while (written < text.size()) {
+    ssize_t n = ::write(fd, text.data() + written, text.size() - written);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      ::close(fd);
+      return fail(Errc::io, "could not write the profile: " + std::string(strerror(errno)));
+    }
+    written += static_cast<std::size_t>(n);
+  }
+  ::fsync(fd);
+  ::close(fd);
+  secure_wipe(text);
+  if (::rename(temp.c_str(), file.c_str()) != 0)
+    return fail(Errc::io, "could not write the profile: " + std::string(strerror(errno)));
+  return {};
+}
+
+Result<AccountSettings> validate(AccountSettings settings) {
+  if (settings.protocol != "xmpp")
+    return fail(Errc::not_supported, "only XMPP accounts are supported so far");
+  auto jid = Jid::parse(settings.address);
+  if (!jid) return tl::unexpected(jid.error());
+  if (jid->local().empty() || !jid->is_bare())
+    return fail(
+        Errc::invalid_argument,
+        "\"" + settings.address + "\" is not an account address; it looks like name@server");
+  settings.address = jid->bare_str();
+  if (!settings.pinned_cert_sha256.empty()) {
+    auto normalized = normalize_fingerprint(settings.pinned_cert_sha256);
+    if (!normalized || normalized->size() != 64)
+      return fail(Errc::invalid_argument, "a certificate fingerprint is 64 hex digits (SHA-256)");
+    settings.pinned_cert_sha256 = *normalized;
+  }
+  return settings;
+}
+
+}  // namespace
+
+std::string_view to_string(AccountState state) {
+  switch (state) {
+    case AccountState::offline:
+      return "offline";
+    case AccountState::connecting:
+      return "connecting";
+    case AccountState::online:
+      return "online";
+    case AccountState::reconnecting:
+      return "reconnecting";
+    case AccountState::failed:
+      return "failed";
+  }
+  return "?";
+}
+
+std::string_view to_string(Availability availability) {
+  switch (availability) {
+    case Availability::available:
+      return "available";
+    case Availability::chat:
+      return "chat";
+    case Availability::away:
+      return "away";
+    case Availability::xa:
+      return "xa";
+    case Availability::dnd:
+      return "dnd";
+    case Availability::offline:
+      return "offline";
+  }
+  return "?";
+}
+
+std::optional<Availability> parse_availability(std::string_view text) {
+  if (text == "available" || text == "online") return Availability::available;
+  if (text == "chat") return Availability::chat;
+  if (text == "away") return Availability::away;
+  if (text == "xa" || text == "extended-away") return Availability::xa;
+  if (text == "dnd" || text == "busy") return Availability::dnd;
+  if (text == "offline") return Availability::offline;
+  return std::nullopt;
+}
+
+std::string_view to_string(DeliveryState state) {
+  switch (state) {
+    case DeliveryState::queued:
+      return "queued";
+    case DeliveryState::sent:
+      return "sent";
+    case DeliveryState::delivered:
+      return "delivered";
+    case DeliveryState::failed:
+      return "failed";
+  }
+  return "?";
+}
+
+struct Engine::Impl {
+  asio::io_context& io;
+  std::string profile;
+  std::optional<std::filesystem::path> data_home;
+  std::filesystem::path dir;
+  std::filesystem::path file;
+  bool opened = false;
+  std::vector<StoredAccount> accounts;
+  std::map<std::string, std::unique_ptr<Provider>> providers;
+  std::map<Subscription, std::function<void(const Event&)>> handlers;
+  Subscription next_handler = 1;
+
+  Impl(asio::io_context& io_context, std::string name, std::optional<std::filesystem::path> home)
+      : io(io_context), profile(std::move(name)), data_home(std::move(home)) {}
+
+  ~Impl() {
+    for (auto& account : accounts) secure_wipe(account.password);
+  }
+
+  void emit(const Event& event) {
+    // Handlers may unsubscribe while we iterate: walk a snapshot of the ids.
+    std::vector<Subscription> ids;
+    for (const auto& [id, handler] : handlers) ids.push_back(id);
+    for (Subscription id : ids) {
+      auto it = handlers.find(id);
+      if (it != handlers.end()) it->second(event);
+    }
+  }
+
+  StoredAccount* find(const std::string& address) {
+    auto jid = Jid::parse(address);
+    std::string key = jid ? jid->bare_str() : address;
+    for (auto& account : accounts) {
+      if (account.settings.address == key) return &account;
+    }
+    return nullptr;
+  }
+
+  Result<void> save() { return write_profile(file, accounts); }
+
+  Provider* provider(const std::string& address) {
+    auto jid = Jid::parse(address);
+    auto it = providers.find(jid ? jid->bare_str() : address);
+    return it == providers.end() ? nullptr : it->second.get();
+  }
+
+  Result<Provider*> online_provider(const std::string& account) {
+    Provider* p = provider(account);
+    if (p == nullptr || p->state() != AccountState::online) {
+      if (find(account) == nullptr) return fail(Errc::not_found, "no account " + account);
+      return fail(Errc::not_connected, account + " is offline");
+    }
+    return p;
+  }
+
+  std::unique_ptr<Provider> make_provider(const StoredAccount& account, std::string password) {
+    auto provider =
+        std::make_unique<XmppProvider>(io.get_executor(), account.settings, std::move(password),
+                                       [this](Event event) { emit(event); });
+    std::string address = account.settings.address;
+    provider->on_password_changed = [this, address](const std::string& new_password) {
+      StoredAccount* stored = find(address);
+      if (stored == nullptr || !stored->settings.remember_password) return;
+      secure_wipe(stored->password);
+      stored->password = new_password;
+      if (auto saved = save(); !saved) log::error(kLog, saved.error().message);
+    };
+    return provider;
+  }
+};
+
+Engine::Engine(asio::io_context& io, std::string profile,
+               std::optional<std::filesystem::path> data_home)
+    : impl_(std::make_unique<Impl>(io, std::move(profile), std::move(data_home))) {}
+
+Engine::~Engine() {
+  for (auto& [address, provider] : impl_->providers) provider->disconnect();
+}
+
+Result<void> Engine::open() {
+  if (impl_->opened) return {};
+  if (impl_->data_home) {
+    std::error_code ec;
+    impl_->dir = *impl_->data_home / "sotto" / impl_->profile;
+    std::filesystem::create_directories(impl_->dir, ec);
+    if (ec) return fail(Errc::io, "could not create " + impl_->dir.string() + ": " + ec.message());
+    ::chmod(impl_->dir.c_str(), 0700);
+  } else {
+    auto dir = paths::profile_dir(impl_->profile, true);
+    if (!dir) return tl::unexpected(dir.error());
+    impl_->dir = *dir;
+  }
+  impl_->file = impl_->dir / "profile.json";
+  auto accounts = read_profile(impl_->file);
+  if (!accounts) return tl::unexpected(accounts.error());
+  impl_->accounts = std::move(*accounts);
+  impl_->opened = true;
+  return {};
+}
+
+const std::filesystem::path& Engine::profile_dir() const { return impl_->dir; }
+
+Engine::Subscription Engine::subscribe(std::function<void(const Event&)> handler) {
+  Subscription id = impl_->next_handler++;
+  impl_->handlers.emplace(id, std::move(handler));
+  return id;
+}
+
+void Engine::unsubscribe(Subscription id) { impl_->handlers.erase(id); }
+
+std::vector<AccountSettings> Engine::accounts() const {
+  std::vector<AccountSettings> out;
+  for (const auto& account : impl_->accounts) out.push_back(account.settings);
+  return out;
+}
+
+Result<void> Engine::add_account(AccountSettings settings, std::string password) {
+  auto valid = validate(std::move(settings));
+  if (!valid) return tl::unexpected(valid.error());
+  if (impl_->find(valid->address) != nullptr)
+    return fail(Errc::already_exists, valid->address + " is already set up");
+  StoredAccount account{std::move(*valid), {}};
+  if (account.settings.remember_password) account.password = std::move(password);
+  secure_wipe(password);
+  impl_->accounts.push_back(std::move(account));
+  if (auto saved = impl_->save(); !saved) {
+    impl_->accounts.pop_back();
+    return saved;
+  }
+  return {};
+}
+
+Result<void> Engine::update_account(AccountSettings settings) {
+  auto valid = validate(std::move(settings));
+  if (!valid) return tl::unexpected(valid.error());
+  StoredAccount* account = impl_->find(valid->address);
+  if (account == nullptr) return fail(Errc::not_found, "no account " + valid->address);
+  account->settings = std::move(*valid);
+  if (!account->settings.remember_password) secure_wipe(account->password);
+  return impl_->save();
+}
+
+Result<void> Engine::remove_account(const std::string& address) {
+  StoredAccount* account = impl_->find(address);
+  if (account == nullptr) return fail(Errc::not_found, "no account " + address);
+  std::string key = account->settings.address;
+  if (auto it = impl_->providers.find(key); it != impl_->providers.end()) {
+    it->second->disconnect();
+    impl_->providers.erase(it);
+  }
+  secure_wipe(account->password);
+  std::erase_if(impl_->accounts, [&](const StoredAccount& a) { return a.settings.address == key; });
+  return impl_->save();
+}
+
+void Engine::register_account(AccountSettings settings, std::string password,
+                              std::function<void(Result<void>)> done) {
+  auto valid = validate(std::move(settings));
+  if (!valid) return done(tl::unexpected(valid.error()));
+  if (impl_->find(valid->address) != nullptr)
+    return done(fail(Errc::already_exists, valid->address + " is already set up here"));
+  if (password.empty()) return done(fail(Errc::invalid_argument, "the password is empty"));
+  xmpp::Credentials credentials;
+  credentials.jid = *Jid::parse(valid->address);
+  credentials.password = password;
+  xmpp::ServerSettings server;
+  server.host = valid->host;
+  server.port = valid->port;
+  server.direct_tls = valid->direct_tls;
+  server.pinned_sha256 = valid->pinned_cert_sha256;
+  xmpp::register_account(impl_->io.get_executor(), std::move(credentials), std::move(server),
+                         [this, settings = std::move(*valid), password = std::move(password),
+                          done = std::move(done)](Result<void> result) mutable {
+                           if (result)
+                             result = add_account(std::move(settings), std::move(password));
+                           secure_wipe(password);
+                           done(std::move(result));
+                         });
+}
+
+Result<void> Engine::connect(const std::string& address, std::optional<std::string> password,
+                             Availability availability, std::string status) {
+  StoredAccount* account = impl_->find(address);
+  if (account == nullptr) return fail(Errc::not_found, "no account " + address);
+  const std::string key = account->settings.address;
+  auto it = impl_->providers.find(key);
+  if (it != impl_->providers.end()) {
+    AccountState state = it->second->state();
+    if (state == AccountState::online || state == AccountState::connecting ||
+        state == AccountState::reconnecting) {
+      return {};
+    }
+    // Offline or failed: start afresh (the password or settings may have changed).
+    impl_->providers.erase(it);
+  }
+  std::string secret;
+  if (password) {
+    secret = std::move(*password);
+  } else if (account->settings.remember_password && !account->password.empty()) {
+    secret = account->password;
+  } else {
+    return fail(Errc::auth, "the password for " + key + " is needed (it is not remembered)");
+  }
+  auto provider = impl_->make_provider(*account, std::move(secret));
+  Provider* p = provider.get();
+  impl_->providers.emplace(key, std::move(provider));
+  p->connect(availability, std::move(status));
+  return {};
+}
+
+void Engine::disconnect(const std::string& address) {
+  if (Provider* p = impl_->provider(address)) p->disconnect();
+}
+
+void Engine::disconnect_all() {
+  for (auto& [address, provider] : impl_->providers) provider->disconnect();
+}
+
+void Engine::change_password(const std::string& address, std::string new_password,
+                             std::function<void(Result<void>)> done) {
+  if (new_password.empty()) return done(fail(Errc::invalid_argument, "the new password is empty"));
+  auto p = impl_->online_provider(address);
+  if (!p) return done(tl::unexpected(p.error()));
+  auto* change = (*p)->get<PasswordChange>();
+  if (change == nullptr)
+    return done(fail(Errc::not_supported, "this account's server cannot change passwords"));
+  change->change_password(std::move(new_password), std::move(done));
+}
+
+Result<void> Engine::pin_certificate(const std::string& address, std::string sha256) {
+  StoredAccount* account = impl_->find(address);
+  if (account == nullptr) return fail(Errc::not_found, "no account " + address);
+  AccountSettings settings = account->settings;
+  settings.pinned_cert_sha256 = std::move(sha256);
+  return update_account(std::move(settings));
+}
+
+AccountState Engine::state(const std::string& address) const {
+  Provider* p = impl_->provider(address);
+  return p ? p->state() : AccountState::offline;
+}
+
+Provider* Engine::provider(const std::string& address) { return impl_->provider(address); }
+
+Result<std::vector<Contact>> Engine::contacts(const std::string& account) {
+  auto p = impl_->online_provider(account);
+  if (!p) return tl::unexpected(p.error());
+  auto* roster = (*p)->get<Roster>();
+  if (roster == nullptr) return fail(Errc::not_supported, "this account has no contact list");
+  return roster->contacts();
+}
+
+void Engine::add_contact(const std::string& account, const std::string& address, std::string name,
+                         std::vector<std::string> groups, std::function<void(Result<void>)> done) {
+  auto p = impl_->online_provider(account);
+  if (!p) return done(tl::unexpected(p.error()));
+  auto* roster = (*p)->get<Roster>();
+  if (roster == nullptr) return done(fail(Errc::not_supported, "this account has no contact list"));
+  roster->add_contact(address, std::move(name), std::move(groups), std::move(done));
+}
+
+void Engine::update_contact(const std::string& account, const std::string& address,
+                            std::string name, std::vector<std::string> groups,
+                            std::function<void(Result<void>)> done) {
+  auto p = impl_->online_provider(account);
+  if (!p) return done(tl::unexpected(p.error()));
+  auto* roster = (*p)->get<Roster>();
+  if (roster == nullptr) return done(fail(Errc::not_supported, "this account has no contact list"));
+  roster->update_contact(address, std::move(name), std::move(groups), std::move(done));
+}
+
+void Engine::remove_contact(const std::string& account, const std::string& address,
+                            std::function<void(Result<void>)> done) {
+  auto p = impl_->online_provider(account);
+  if (!p) return done(tl::unexpected(p.error()));
+  auto* roster = (*p)->get<Roster>();
+  if (roster == nullptr) return done(fail(Errc::not_supported, "this account has no contact list"));
+  roster->remove_contact(address, std::move(done));
+}
+
+Result<void> Engine::authorize(const std::string& account, const std::string& address) {
+  auto jid = Jid::parse(address);
+  if (!jid) return tl::unexpected(jid.error());
+  auto p = impl_->online_provider(account);
+  if (!p) return tl::unexpected(p.error());
+  auto* roster = (*p)->get<Roster>();
+  if (roster == nullptr) return fail(Errc::not_supported, "this account has no contact list");
+  roster->authorize(jid->bare_str());
+  return {};
+}
+
+Result<void> Engine::deny(const std::string& account, const std::string& address) {
+  auto jid = Jid::parse(address);
+  if (!jid) return tl::unexpected(jid.error());
+  auto p = impl_->online_provider(account);
+  if (!p) return tl::unexpected(p.error());
+  auto* roster = (*p)->get<Roster>();
+  if (roster == nullptr) return fail(Errc::not_supported, "this account has no contact list");
+  roster->deny(jid->bare_str());
+  return {};
+}
+
+Result<std::vector<std::string>> Engine::pending_requests(const std::string& account) {
+  auto p = impl_->online_provider(account);
+  if (!p) return tl::unexpected(p.error());
+  auto* roster = (*p)->get<Roster>();
+  if (roster == nullptr) return fail(Errc::not_supported, "this account has no contact list");
+  return roster->pending_requests();
+}
+
+Result<void> Engine::set_presence(const std::string& account, Availability availability,
+                                  std::string status) {
+  auto p = impl_->online_provider(account);
+  if (!p) return tl::unexpected(p.error());
+  auto* presence = (*p)->get<PresenceCapability>();
+  if (presence == nullptr) return fail(Errc::not_supported, "this account has no presence");
+  presence->set_presence(availability, std::move(status));
+  return {};
+}
+
+Result<std::string> Engine::send_message(const std::string& account, const std::string& to,
+                                         std::string body) {
+  auto jid = Jid::parse(to);
+  if (!jid) return tl::unexpected(jid.error());
+  if (body.empty()) return fail(Errc::invalid_argument, "the message is empty");
+  Provider* p = impl_->provider(account);
+  if (p == nullptr) {
+    if (impl_->find(account) == nullptr) return fail(Errc::not_found, "no account " + account);
+    return fail(Errc::not_connected, account + " is offline");
+  }
+  // Queued while connecting or reconnecting: the outbox sends it when online.
+  if (p->state() == AccountState::failed || p->state() == AccountState::offline)
+    return fail(Errc::not_connected, account + " is offline");
+  auto* im = p->get<InstantMessaging>();
+  if (im == nullptr) return fail(Errc::not_supported, "this account cannot send messages");
+  return im->send_message(jid->str(), std::move(body));
+}
+
+std::size_t Engine::unacknowledged_messages() const {
+  std::size_t count = 0;
+  for (const auto& [address, provider] : impl_->providers) {
+    if (auto* im = provider->get<InstantMessaging>()) count += im->unacknowledged_messages();
+  }
+  return count;
+}
+
+}  // namespace sotto::app

@@ -1,0 +1,157 @@
+// Private to sotto/xmpp: the XMPP stream negotiation and XEP-0198 engine.
+// No I/O: bytes come in through on_data(), go out through Io::write; TLS is
+// requested through Io::start_tls and reported back by on_tls_ready().
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sotto/base/base.h"
+#include "sotto/xmpp/sasl.h"
+#include "sotto/xmpp/xml.h"
+
+namespace sotto::xmpp {
+
+// A stanza written after <enable/>, kept until the server's <a h=.../> covers it.
+struct SentStanza {
+  std::string xml;
+  std::string message_id;  // non-empty for chat messages of the outbox
+  Jid to;
+};
+
+// Stream management state that outlives one connection (XEP-0198 §5).
+class StreamManagement {
+ public:
+  bool enabled() const { return enabled_; }
+  bool resumable() const { return !resume_id_.empty(); }
+  const std::string& resume_id() const { return resume_id_; }
+  uint32_t inbound() const { return inbound_; }
+  std::size_t unacked() const { return unacked_.size(); }
+  const std::deque<SentStanza>& unacked_stanzas() const { return unacked_; }
+
+  void on_enabled(std::string resume_id);
+  void on_sent(SentStanza stanza);
+  void on_received() { ++inbound_; }
+  // The server says it handled h stanzas in all. Returns the newly acked
+  // ones; an h beyond what we sent is a protocol error.
+  [[nodiscard]] Result<std::vector<SentStanza>> on_ack(uint32_t h);
+  // After <resumed/> and its ack: the stanzas to send again (they leave the
+  // queue; sending re-adds them).
+  std::vector<SentStanza> take_for_resend();
+  // A new session (resumption failed or never possible): everything unacked
+  // is returned and the state starts over.
+  std::vector<SentStanza> take_unacked_and_reset();
+
+ private:
+  bool enabled_ = false;
+  std::string resume_id_;
+  uint32_t inbound_ = 0;
+  uint32_t outbound_acked_ = 0;  // h of the last ack
+  std::deque<SentStanza> unacked_;
+};
+
+enum class SessionMode { login, register_account };
+
+struct SessionConfig {
+  SessionMode mode = SessionMode::login;
+  Jid jid;  // bare
+  std::string password;
+  std::string resource;
+  bool tls_from_start = false;  // direct TLS
+};
+
+class Session {
+ public:
+  enum class Phase {
+    idle,
+    stream_open,    // waiting for <stream:features>
+    starttls,       // sent <starttls/>
+    tls_handshake,  // owner runs the handshake
+    sasl,           // authenticating
+    bind,           // binding a resource
+    resume,         // sent <resume/>
+    enable_sm,      // sent <enable/>
+    registering,    // XEP-0077 exchange
+    online,
+    closed,
+  };
+
+  struct Io {
+    std::function<void(std::string)> write;
+    std::function<void()> start_tls;
+    std::function<bool()> tls_active;
+    std::function<ChannelBindingType()> cb_type;
+    std::function<std::string()> cb_data;
+  };
+
+  struct Events {
+    // Bound (new session, or resumed). The stream is ready; SM is on if the
+    // server offers it. For a new session, `lost` holds what the previous
+    // session did not get acknowledged.
+    std::function<void(const Jid& bound, bool resumed, std::vector<SentStanza> lost)> on_online;
+    std::function<void(Element)> on_stanza;
+    std::function<void(std::vector<SentStanza>)> on_acked;
+    std::function<void(Error)> on_error;  // the stream is dead; close the connection
+    std::function<void()> on_registered;  // register mode: the account exists
+  };
+
+  Session(SessionConfig config, StreamManagement& sm, Io io, Events events);
+  ~Session();
+
+  // Writes the opening stream header (after TCP, or after direct TLS).
+  void start();
+  void on_data(std::string_view bytes);
+  void on_tls_ready();
+
+  // Sends a stanza (message / presence / iq) in jabber:client. Counted for
+  // SM once enabled. message_id marks chat messages for the outbox.
+  void send(const Element& stanza, std::string message_id = {});
+  // Asks the server for an ack now (<r/>).
+  void request_ack();
+  void close();
+
+  Phase phase() const { return phase_; }
+  bool online() const { return phase_ == Phase::online; }
+  const Jid& bound_jid() const { return bound_; }
+  bool sm_enabled() const { return sm_.enabled(); }
+
+ private:
+  void open_stream();
+  void on_stream_open(const Element& header);
+  void on_stanza(Element stanza);
+  void on_features(const Element& features);
+  void start_sasl(const Element& mechanisms);
+  void on_sasl(const Element& element);
+  void send_bind();
+  void on_sm_nonza(const Element& element);
+  void go_online(bool resumed, std::vector<SentStanza> lost);
+  void send_registration();
+  void on_register_result(const Element& iq);
+  void handle_online_stanza(Element stanza);
+  void write_raw(std::string xml);
+  void fail(Errc code, std::string message);
+
+  SessionConfig config_;
+  StreamManagement& sm_;
+  Io io_;
+  Events events_;
+  StreamParser parser_;
+  Phase phase_ = Phase::idle;
+  bool authenticated_ = false;
+  bool sm_offered_ = false;
+  bool register_offered_ = false;
+  std::unique_ptr<SaslClient> sasl_;
+  Jid bound_;
+  std::string pending_iq_;
+  std::vector<SentStanza> lost_;  // from a failed resumption, until online
+  bool acks_since_request_ = false;
+};
+
+std::string_view to_string(Session::Phase phase);
+
+}  // namespace sotto::xmpp

@@ -1,0 +1,306 @@
+// Sotto against a real Prosody started by the test on 127.0.0.1, driven the
+// way a front end drives it: through `sotto rpc`.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "harness/prosody.h"
+#include "harness/rpc_client.h"
+
+namespace sotto::test {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+class XmppChat : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { server_ = std::make_unique<Prosody>(); }
+  static void TearDownTestSuite() { server_.reset(); }
+
+  // A user: their own profile folder and their own `sotto rpc` process.
+  struct User {
+    std::unique_ptr<TempDir> home;
+    std::unique_ptr<RpcProcess> rpc;
+    std::string address;
+  };
+
+  static std::string unique(std::string_view name) {
+    static int counter = 0;
+    return std::string(name) + std::to_string(::getpid()) + "x" + std::to_string(counter++);
+  }
+
+  User start_user(std::string_view name) {
+    User user;
+    user.home = std::make_unique<TempDir>("sotto-user");
+    user.rpc = std::make_unique<RpcProcess>(
+        SOTTO_CLI_PATH, std::vector<std::string>{"rpc"},
+        std::map<std::string, std::string>{{"XDG_DATA_HOME", user.home->path().string()}});
+    user.address = unique(name) + "@" + server_->domain();
+    return user;
+  }
+
+  json server_params(const std::string& address, const std::string& password) {
+    return json{
+        {"address", address},          {"password", password},          {"host", "127.0.0.1"},
+        {"port", server_->c2s_port()}, {"pin", server_->cert_sha256()}, {"remember", true}};
+  }
+
+  User registered_online(std::string_view name) {
+    User user = start_user(name);
+    user.rpc->call("account.register", server_params(user.address, "pw-" + user.address));
+    connect(user);
+    return user;
+  }
+
+  void connect(User& user, json extra = json::object()) {
+    json params{{"address", user.address}, {"wait", true}};
+    params.update(extra);
+    user.rpc->call("account.connect", params);
+  }
+
+  static json wait_contact(User& user, const std::string& address,
+                           std::function<bool(const json&)> match) {
+    return user.rpc->wait_event([&](const json& e) {
+      return e.value("type", "") == "contact.changed" &&
+             e["contact"].value("address", "") == address && match(e["contact"]);
+    });
+  }
+
+  static json wait_message(User& user, const std::string& body) {
+    return user.rpc->wait_event([&](const json& e) {
+      return e.value("type", "") == "message.received" && e.value("body", "") == body;
+    });
+  }
+
+  static std::unique_ptr<Prosody> server_;
+};
+
+std::unique_ptr<Prosody> XmppChat::server_;
+
+TEST_F(XmppChat, TwoNewAccountsAddEachOtherAndChatWithReceipts) {
+  User alice = registered_online("alice");
+  User bob = registered_online("bob");
+
+  alice.rpc->call("contact.add", {{"account", alice.address},
+                                  {"address", bob.address},
+                                  {"name", "Bob"},
+                                  {"groups", {"Friends"}}});
+  json pending = wait_contact(alice, bob.address, [](const json& c) {
+    return c.value("waiting_for_authorization", false);
+  });
+  EXPECT_EQ(pending["contact"]["name"], "Bob");
+  EXPECT_EQ(pending["contact"]["groups"], json::array({"Friends"}));
+
+  bob.rpc->wait_event([&](const json& e) {
+    return e.value("type", "") == "authorization.requested" &&
+           e.value("address", "") == alice.address;
+  });
+  bob.rpc->call("contact.authorize", {{"account", bob.address}, {"address", alice.address}});
+
+  // Bob authorized Alice and asked back; Alice authorizes Bob in turn.
+  alice.rpc->wait_event([&](const json& e) {
+    return e.value("type", "") == "authorization.requested" &&
+           e.value("address", "") == bob.address;
+  });
+  alice.rpc->call("contact.authorize", {{"account", alice.address}, {"address", bob.address}});
+  wait_contact(alice, bob.address,
+               [](const json& c) { return c.value("subscription", "") == "both"; });
+  wait_contact(bob, alice.address,
+               [](const json& c) { return c.value("subscription", "") == "both"; });
+
+  json sent = alice.rpc->call(
+      "message.send", {{"account", alice.address}, {"to", bob.address}, {"body", "hello Bob"}});
+  json received = wait_message(bob, "hello Bob");
+  EXPECT_EQ(received["peer"], alice.address);
+  EXPECT_EQ(received["id"], sent["id"]);
+  EXPECT_FALSE(received.value("outgoing", true));
+  alice.rpc->wait_event([&](const json& e) {
+    return e.value("type", "") == "message.state" && e.value("id", "") == sent["id"] &&
+           e.value("state", "") == "delivered";
+  });
+
+  json reply = bob.rpc->call(
+      "message.send", {{"account", bob.address}, {"to", alice.address}, {"body", "hi Alice"}});
+  EXPECT_EQ(wait_message(alice, "hi Alice")["peer"], bob.address);
+  bob.rpc->wait_event([&](const json& e) {
+    return e.value("type", "") == "message.state" && e.value("id", "") == reply["id"] &&
+           e.value("state", "") == "delivered";
+  });
+
+  json contacts = alice.rpc->call("contact.list", {{"account", alice.address}});
+  ASSERT_EQ(contacts.size(), 1u);
+  EXPECT_EQ(contacts[0]["address"], bob.address);
+  EXPECT_EQ(contacts[0]["subscription"], "both");
+  EXPECT_EQ(contacts[0]["availability"], "available");
+}
+
+TEST_F(XmppChat, ADeniedRequestIsReportedAndLeavesNoSubscription) {
+  User alice = registered_online("alice");
+  User carol = registered_online("carol");
+  carol.rpc->call("contact.add", {{"account", carol.address}, {"address", alice.address}});
+  alice.rpc->wait_event([&](const json& e) {
+    return e.value("type", "") == "authorization.requested" &&
+           e.value("address", "") == carol.address;
+  });
+  alice.rpc->call("contact.deny", {{"account", alice.address}, {"address", carol.address}});
+  carol.rpc->wait_event([&](const json& e) {
+    return e.value("type", "") == "authorization.denied" && e.value("address", "") == alice.address;
+  });
+  wait_contact(carol, alice.address, [](const json& c) {
+    return !c.value("waiting_for_authorization", true) && c.value("subscription", "") == "none";
+  });
+}
+
+TEST_F(XmppChat, AnIgnoredRequestComesBackAtTheNextLogin) {
+  User alice = registered_online("alice");
+  User dave = registered_online("dave");
+  dave.rpc->call("contact.add", {{"account", dave.address}, {"address", alice.address}});
+  alice.rpc->wait_event([&](const json& e) {
+    return e.value("type", "") == "authorization.requested" &&
+           e.value("address", "") == dave.address;
+  });
+  // Alice neither authorizes nor denies, and goes offline.
+  alice.rpc->call("account.disconnect", {{"address", alice.address}});
+  connect(alice);
+  alice.rpc->wait_event([&](const json& e) {
+    return e.value("type", "") == "authorization.requested" &&
+           e.value("address", "") == dave.address;
+  });
+  json requests = alice.rpc->call("contact.requests", {{"account", alice.address}});
+  EXPECT_EQ(requests, json::array({dave.address}));
+}
+
+TEST_F(XmppChat, ChangedPasswordLogsInAndTheOldOneNoLongerDoes) {
+  User alice = registered_online("alice");
+  alice.rpc->call("account.passwd", {{"address", alice.address}, {"new_password", "n3w-Secret"}});
+  alice.rpc->call("account.disconnect", {{"address", alice.address}});
+  connect(alice);  // the remembered password was updated
+  alice.rpc->call("account.disconnect", {{"address", alice.address}});
+
+  json old = alice.rpc->call_raw(
+      "account.connect",
+      {{"address", alice.address}, {"password", "pw-" + alice.address}, {"wait", true}});
+  ASSERT_TRUE(old.contains("error")) << old.dump();
+  EXPECT_EQ(old["error"]["data"]["errc"], "auth");
+}
+
+TEST_F(XmppChat, TakenNameAndMissingRegistrationAreClearErrors) {
+  User alice = registered_online("alice");
+  User other = start_user("other");
+  json taken = other.rpc->call_raw("account.register", server_params(alice.address, "whatever"));
+  ASSERT_TRUE(taken.contains("error")) << taken.dump();
+  EXPECT_EQ(taken["error"]["data"]["errc"], "conflict");
+  EXPECT_NE(taken["error"]["message"].get<std::string>().find("the name is taken"),
+            std::string::npos);
+
+  Prosody closed(ProsodyOptions{.allow_registration = false});
+  json refused = other.rpc->call_raw("account.register", {{"address", "newbie@" + closed.domain()},
+                                                          {"password", "x"},
+                                                          {"host", "127.0.0.1"},
+                                                          {"port", closed.c2s_port()},
+                                                          {"pin", closed.cert_sha256()}});
+  ASSERT_TRUE(refused.contains("error")) << refused.dump();
+  EXPECT_EQ(refused["error"]["data"]["errc"], "not_supported");
+}
+
+TEST_F(XmppChat, AWrongCertificateIsRefusedWithItsFingerprintAndCanBePinned) {
+  User alice = start_user("alice");
+  server_->register_user(alice.address.substr(0, alice.address.find('@')), "pw");
+  alice.rpc->call("account.add", {{"address", alice.address},
+                                  {"password", "pw"},
+                                  {"host", "127.0.0.1"},
+                                  {"port", server_->c2s_port()},
+                                  {"remember", true}});
+  json refused =
+      alice.rpc->call_raw("account.connect", {{"address", alice.address}, {"wait", true}});
+  ASSERT_TRUE(refused.contains("error")) << refused.dump();
+  EXPECT_EQ(refused["error"]["data"]["errc"], "certificate");
+  EXPECT_EQ(refused["error"]["data"]["detail"], server_->cert_sha256());
+
+  alice.rpc->call("account.pin", {{"address", alice.address}, {"sha256", server_->cert_sha256()}});
+  connect(alice);
+}
+
+TEST_F(XmppChat, BadAddressesPasswordsAndServersGiveClearErrors) {
+  User alice = registered_online("alice");
+  alice.rpc->call("account.disconnect", {{"address", alice.address}});
+  json wrong = alice.rpc->call_raw(
+      "account.connect", {{"address", alice.address}, {"password", "nope"}, {"wait", true}});
+  ASSERT_TRUE(wrong.contains("error"));
+  EXPECT_EQ(wrong["error"]["data"]["errc"], "auth");
+
+  json invalid =
+      alice.rpc->call_raw("account.add", {{"address", "not a jid@@"}, {"password", "x"}});
+  ASSERT_TRUE(invalid.contains("error"));
+  EXPECT_EQ(invalid["error"]["data"]["errc"], "invalid_argument");
+
+  uint16_t closed_port = free_tcp_port();
+  alice.rpc->call("account.add", {{"address", "x@localhost"},
+                                  {"password", "x"},
+                                  {"host", "127.0.0.1"},
+                                  {"port", closed_port},
+                                  {"remember", true}});
+  json refused =
+      alice.rpc->call_raw("account.connect", {{"address", "x@localhost"}, {"wait", true}});
+  ASSERT_TRUE(refused.contains("error"));
+  EXPECT_EQ(refused["error"]["data"]["errc"], "network");
+
+  alice.rpc->call("account.add", {{"address", "y@unknown-host.invalid"},
+                                  {"password", "x"},
+                                  {"host", "unknown-host.invalid"},
+                                  {"remember", true}});
+  json unknown = alice.rpc->call_raw("account.connect",
+                                     {{"address", "y@unknown-host.invalid"}, {"wait", true}});
+  ASSERT_TRUE(unknown.contains("error"));
+  EXPECT_EQ(unknown["error"]["data"]["errc"], "network");
+}
+
+// The server is killed and restarted in the middle of a burst: every message
+// arrives exactly once.
+TEST_F(XmppChat, ABurstSurvivesAServerRestartExactlyOnce) {
+  User alice = registered_online("alice");
+  User bob = registered_online("bob");
+  alice.rpc->call("contact.add", {{"account", alice.address}, {"address", bob.address}});
+  bob.rpc->wait_event(
+      [&](const json& e) { return e.value("type", "") == "authorization.requested"; });
+  bob.rpc->call("contact.authorize", {{"account", bob.address}, {"address", alice.address}});
+  alice.rpc->wait_event(
+      [&](const json& e) { return e.value("type", "") == "authorization.requested"; });
+  alice.rpc->call("contact.authorize", {{"account", alice.address}, {"address", bob.address}});
+  wait_contact(bob, alice.address,
+               [](const json& c) { return c.value("subscription", "") == "both"; });
+
+  constexpr int kMessages = 200;
+  for (int i = 0; i < kMessages; ++i) {
+    alice.rpc->call(
+        "message.send",
+        {{"account", alice.address}, {"to", bob.address}, {"body", "burst " + std::to_string(i)}});
+    if (i == kMessages / 3) {
+      server_->kill();
+      server_->start();
+    }
+  }
+  std::multiset<std::string> bodies;
+  std::set<std::string> unique_bodies;
+  while (unique_bodies.size() < kMessages) {
+    json e = bob.rpc->wait_event(
+        [](const json& e) { return e.value("type", "") == "message.received"; }, 60s);
+    bodies.insert(e["body"].get<std::string>());
+    unique_bodies.insert(e["body"].get<std::string>());
+  }
+  EXPECT_EQ(bodies.size(), static_cast<std::size_t>(kMessages)) << "duplicates were shown";
+  // Nothing more trickles in afterwards (a late duplicate would show here).
+  alice.rpc->call("message.send",
+                  {{"account", alice.address}, {"to", bob.address}, {"body", "end"}});
+  for (;;) {
+    json e = bob.rpc->wait_event(
+        [](const json& e) { return e.value("type", "") == "message.received"; }, 30s);
+    if (e["body"] == "end") break;
+    ADD_FAILURE() << "late duplicate: " << e["body"];
+  }
+  EXPECT_EQ(alice.rpc->call("engine.unacked", json::object())["count"], 0);
+}
+
+}  // namespace
+}  // namespace sotto::test
