@@ -21,8 +21,9 @@ constexpr Millis kConnectTimeout{45000};
 constexpr Millis kServerAnswerTimeout{30000};
 constexpr Millis kRosterPushTimeout{3000};
 
+// Messages can quote what a server said: printable() keeps escapes out.
 int report(const Error& error) {
-  std::cerr << "sotto: " << error.message << '\n';
+  std::cerr << "sotto: " << printable(error.message) << '\n';
   return kExitError;
 }
 
@@ -116,14 +117,14 @@ Result<void> apply_server_options(const ParsedArgs& args, app::AccountSettings& 
 
 // The command to run again, with the certificate pinned.
 std::string with_pin(const Context& ctx, const app::AccountSettings& settings,
-                     const std::string& fingerprint, bool remember) {
+                     const std::string& fingerprint) {
   std::string line =
       command_prefix(ctx) + " " + std::string(ctx.command.words) + " " + settings.address;
   if (!settings.host.empty()) line += " --host " + settings.host;
   if (settings.port != 0) line += " --port " + std::to_string(settings.port);
   if (settings.direct_tls) line += " --direct-tls";
   line += " --pin " + fingerprint;
-  if (remember) line += " --remember";
+  if (settings.remember_password) line += " --remember";
   return line;
 }
 
@@ -236,7 +237,7 @@ std::string local_time(std::chrono::system_clock::time_point time, const char* f
 
 std::string presence_text(app::Availability availability, const std::string& status) {
   std::string text(app::to_string(availability));
-  if (!status.empty()) text += ": " + printable(status, " ");
+  if (!status.empty()) text += ": " + printable_line(status);
   return text;
 }
 
@@ -246,7 +247,7 @@ std::string subscription_text(const app::Contact& contact) {
   return text;
 }
 
-// One event as a line for people (without the time stamp).
+// One event as a line for people (without the time stamp), before printable().
 class Describe {
  public:
   explicit Describe(const Context& ctx) : ctx_(ctx) {}
@@ -268,19 +269,19 @@ class Describe {
   std::string operator()(const app::ContactChanged& e) const {
     const app::Contact& c = e.contact;
     std::string line = c.account + ": contact " + c.address;
-    if (!c.name.empty()) line += " (" + printable(c.name, " ") + ")";
+    if (!c.name.empty()) line += " (" + c.name + ")";
     return line + ", subscription " + subscription_text(c);
   }
   std::string operator()(const app::ContactRemoved& e) const {
     return e.account + ": contact " + e.address + " removed";
   }
   std::string operator()(const app::PresenceChanged& e) const {
-    std::string who = e.address + (e.resource.empty() ? "" : "/" + printable(e.resource, " "));
+    std::string who = e.address + (e.resource.empty() ? "" : "/" + e.resource);
     return e.account + ": " + who + " is " + presence_text(e.availability, e.status);
   }
   std::string operator()(const app::AuthorizationRequested& e) const {
     std::string who = e.address;
-    if (!e.nick.empty()) who += " (" + printable(e.nick, " ") + ")";
+    if (!e.nick.empty()) who += " (" + e.nick + ")";
     std::string answer = command_prefix(ctx_) + " contact authorize " + e.account + " " + e.address;
     return e.account + ": " + who + " asks to see your presence: " + answer + " (or contact deny)";
   }
@@ -288,8 +289,7 @@ class Describe {
     return e.account + ": " + e.address + " refused (or withdrew) your view of their presence";
   }
   std::string operator()(const app::MessageReceived& e) const {
-    std::string line =
-        e.account + (e.outgoing ? " → " : " ← ") + e.peer + ": " + printable(e.body, "         ");
+    std::string line = e.account + (e.outgoing ? " → " : " ← ") + e.peer + ": " + e.body;
     if (e.outgoing) line += "  [sent from another device]";
     if (e.delayed || e.from_archive) line += "  [" + local_time(e.time, "%Y-%m-%d %H:%M:%S") + "]";
     return line;
@@ -307,7 +307,7 @@ class Describe {
 
 std::string timestamped(const Context& ctx, const app::Event& event) {
   return local_time(std::chrono::system_clock::now(), "%H:%M:%S") + " " +
-         std::visit(Describe(ctx), event);
+         printable(std::visit(Describe(ctx), event), "         ");
 }
 
 }  // namespace
@@ -342,8 +342,8 @@ int account_add(Context& ctx, const ParsedArgs& args) {
     const Error& error = result.error();
     report(error);
     if (error.code == Errc::certificate && !error.detail.empty()) {
-      std::cerr << "To trust this certificate:\n  "
-                << with_pin(ctx, settings, error.detail, settings.remember_password) << '\n';
+      std::cerr << "To trust this certificate:\n  " << with_pin(ctx, settings, error.detail)
+                << '\n';
     } else if (error.code == Errc::network || error.code == Errc::timeout) {
       std::cerr << "The account was not added. To add it without logging in, use --no-verify.\n";
     } else {
@@ -429,8 +429,8 @@ int account_register(Context& ctx, const ParsedArgs& args) {
       message = "could not create the account: " + message;
     std::cerr << "sotto: " << message << '\n';
     if (error.code == Errc::certificate && !error.detail.empty()) {
-      std::cerr << "To trust this certificate:\n  "
-                << with_pin(ctx, settings, error.detail, settings.remember_password) << '\n';
+      std::cerr << "To trust this certificate:\n  " << with_pin(ctx, settings, error.detail)
+                << '\n';
     }
     return kExitError;
   }
@@ -510,13 +510,13 @@ int contact_list(Context& ctx, const ParsedArgs& args) {
     std::cout << title << '\n';
     std::vector<std::vector<std::string>> rows;
     for (const auto* c : members) {
-      rows.push_back({c->name.empty() ? "-" : printable(c->name, " "), c->address,
+      rows.push_back({c->name.empty() ? "-" : printable_line(c->name), c->address,
                       subscription_text(*c), presence_text(c->availability, c->status)});
     }
     print_table(rows, "  ");
   };
   for (const auto& [group, members] : groups) {
-    if (!group.empty()) print_group(printable(group, " "), members);
+    if (!group.empty()) print_group(printable_line(group), members);
   }
   if (auto ungrouped = groups.find(""); ungrouped != groups.end()) {
     print_group("(no group)", ungrouped->second);
@@ -594,7 +594,7 @@ int contact_requests(Context& ctx, const ParsedArgs& args) {
   }
   for (const auto& address : *pending) {
     std::string nick = nicks[address];
-    std::cout << address << (nick.empty() ? "" : " (" + printable(nick, " ") + ")")
+    std::cout << address << (nick.empty() ? "" : " (" + printable_line(nick) + ")")
               << " asks to see your presence\n";
   }
   std::cout << "Answer with: " << command_prefix(ctx) << " contact authorize|deny " << *account

@@ -4,6 +4,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstring>
 #include <iostream>
@@ -171,6 +172,12 @@ std::string printable(std::string_view text, std::string_view indent) {
     out.append(text.substr(i, length));
     i += length;
   }
+  return out;
+}
+
+std::string printable_line(std::string_view text) {
+  std::string out = printable(text, "");
+  std::replace(out.begin(), out.end(), '\n', ' ');
   return out;
 }
 

@@ -43,4 +43,7 @@ struct Secret {
 // indented by `indent`, and tabs.
 std::string printable(std::string_view text, std::string_view indent = "  ");
 
+// The same for a table cell or a name: line breaks become spaces.
+std::string printable_line(std::string_view text);
+
 }  // namespace sotto::cli

@@ -305,6 +305,8 @@ TempDir::TempDir(std::string_view prefix) {
 }
 
 TempDir::~TempDir() {
+  // SOTTO_KEEP_TEST_DIRS=1 keeps profiles, server data and logs for a post-mortem.
+  if (std::getenv("SOTTO_KEEP_TEST_DIRS") != nullptr) return;
   std::error_code ignored;
   fs::remove_all(path_, ignored);
 }

@@ -151,7 +151,7 @@ RpcProcess::~RpcProcess() {
   close_fd(stdout_fd_);
   close_fd(wake_pipe_[0]);
   close_fd(wake_pipe_[1]);
-  if (std::getenv("SOTTO_KEEP_RPC_LOGS") == nullptr) {
+  if (std::getenv("SOTTO_KEEP_TEST_DIRS") == nullptr) {
     std::error_code ignored;
     std::filesystem::remove_all(temp_dir_, ignored);
   }

@@ -291,15 +291,32 @@ TEST_F(XmppChat, ABurstSurvivesAServerRestartExactlyOnce) {
   }
   EXPECT_EQ(bodies.size(), static_cast<std::size_t>(kMessages)) << "duplicates were shown";
   // Nothing more trickles in afterwards (a late duplicate would show here).
-  alice.rpc->call("message.send",
-                  {{"account", alice.address}, {"to", bob.address}, {"body", "end"}});
+  json end = alice.rpc->call("message.send",
+                             {{"account", alice.address}, {"to", bob.address}, {"body", "end"}});
   for (;;) {
     json e = bob.rpc->wait_event(
         [](const json& e) { return e.value("type", "") == "message.received"; }, 30s);
     if (e["body"] == "end") break;
     ADD_FAILURE() << "late duplicate: " << e["body"];
   }
+  // The server has acknowledged everything Alice's outbox held.
+  alice.rpc->wait_event([&](const json& e) {
+    return e.value("type", "") == "message.state" && e.value("id", "") == end["id"] &&
+           e.value("state", "") == "sent";
+  });
   EXPECT_EQ(alice.rpc->call("engine.unacked", json::object())["count"], 0);
+
+  // Both saw the connection drop and come back.
+  for (User* user : {&alice, &bob}) {
+    bool dropped = false;
+    bool back = false;
+    for (const json& e : user->rpc->events_seen()) {
+      if (e.value("type", "") != "account.state") continue;
+      if (e.value("state", "") == "reconnecting") dropped = true;
+      if (dropped && e.value("state", "") == "online") back = true;
+    }
+    EXPECT_TRUE(dropped && back) << user->address;
+  }
 }
 
 }  // namespace
