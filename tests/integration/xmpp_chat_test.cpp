@@ -2,6 +2,12 @@
 // way a front end drives it: through `sotto rpc`.
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <set>
 
 #include "harness/prosody.h"
@@ -77,6 +83,12 @@ class XmppChat : public ::testing::Test {
 };
 
 std::unique_ptr<Prosody> XmppChat::server_;
+
+// Groups are a set: the server may return them in any order.
+json sorted(json groups) {
+  std::sort(groups.begin(), groups.end());
+  return groups;
+}
 
 TEST_F(XmppChat, TwoNewAccountsAddEachOtherAndChatWithReceipts) {
   User alice = registered_online("alice");
@@ -254,6 +266,128 @@ TEST_F(XmppChat, BadAddressesPasswordsAndServersGiveClearErrors) {
                                      {{"address", "y@unknown-host.invalid"}, {"wait", true}});
   ASSERT_TRUE(unknown.contains("error"));
   EXPECT_EQ(unknown["error"]["data"]["errc"], "network");
+}
+
+TEST_F(XmppChat, PresenceWithStatusReachesContactsPerResource) {
+  User alice = registered_online("alice");
+  User bob = registered_online("bob");
+  alice.rpc->call("contact.add", {{"account", alice.address}, {"address", bob.address}});
+  bob.rpc->wait_event(
+      [&](const json& e) { return e.value("type", "") == "authorization.requested"; });
+  bob.rpc->call("contact.authorize", {{"account", bob.address}, {"address", alice.address}});
+  wait_contact(alice, bob.address, [](const json& c) {
+    return c.value("subscription", "") == "to" || c.value("subscription", "") == "both";
+  });
+
+  bob.rpc->call("presence.set",
+                {{"account", bob.address}, {"availability", "away"}, {"status", "back at 3"}});
+  json away = alice.rpc->wait_event([&](const json& e) {
+    return e.value("type", "") == "presence" && e.value("address", "") == bob.address &&
+           e.value("availability", "") == "away";
+  });
+  EXPECT_EQ(away["status"], "back at 3");
+  EXPECT_FALSE(away["resource"].get<std::string>().empty());
+
+  for (const char* availability : {"xa", "dnd", "available"}) {
+    bob.rpc->call("presence.set", {{"account", bob.address}, {"availability", availability}});
+    alice.rpc->wait_event([&](const json& e) {
+      return e.value("type", "") == "presence" && e.value("address", "") == bob.address &&
+             e.value("availability", "") == availability;
+    });
+  }
+  bob.rpc->call("account.disconnect", {{"address", bob.address}});
+  alice.rpc->wait_event([&](const json& e) {
+    return e.value("type", "") == "presence" && e.value("address", "") == bob.address &&
+           e.value("availability", "") == "offline";
+  });
+}
+
+TEST_F(XmppChat, ContactsAreRenamedMovedBetweenGroupsAndRemoved) {
+  User alice = registered_online("alice");
+  User bob = registered_online("bob");
+  alice.rpc->call("contact.add", {{"account", alice.address},
+                                  {"address", bob.address},
+                                  {"name", "Bob"},
+                                  {"groups", {"Work"}}});
+  alice.rpc->call("contact.update", {{"account", alice.address},
+                                     {"address", bob.address},
+                                     {"name", "Robert"},
+                                     {"groups", {"Friends", "Family"}}});
+  wait_contact(alice, bob.address, [](const json& c) {
+    return c.value("name", "") == "Robert" &&
+           sorted(c["groups"]) == json::array({"Family", "Friends"});
+  });
+  json contacts = alice.rpc->call("contact.list", {{"account", alice.address}});
+  ASSERT_EQ(contacts.size(), 1u);
+  EXPECT_EQ(contacts[0]["name"], "Robert");
+
+  // The server keeps it: a fresh login sees the same.
+  alice.rpc->call("account.disconnect", {{"address", alice.address}});
+  connect(alice);
+  json loaded = alice.rpc->wait_event([&](const json& e) {
+    return e.value("type", "") == "contacts.loaded" && !e["contacts"].empty() &&
+           e["contacts"][0].value("name", "") == "Robert";
+  });
+  EXPECT_EQ(sorted(loaded["contacts"][0]["groups"]), json::array({"Family", "Friends"}));
+
+  alice.rpc->call("contact.remove", {{"account", alice.address}, {"address", bob.address}});
+  alice.rpc->wait_event([&](const json& e) {
+    return e.value("type", "") == "contact.removed" && e.value("address", "") == bob.address;
+  });
+  EXPECT_TRUE(alice.rpc->call("contact.list", {{"account", alice.address}}).empty());
+  json missing =
+      alice.rpc->call_raw("contact.remove", {{"account", alice.address}, {"address", bob.address}});
+  ASSERT_TRUE(missing.contains("error"));
+  EXPECT_EQ(missing["error"]["data"]["errc"], "not_found");
+}
+
+TEST_F(XmppChat, SeveralAccountsAreOnlineAtOnceInOneProcess) {
+  User alice = registered_online("alice");
+  std::string second = unique("alt") + "@" + server_->domain();
+  alice.rpc->call("account.register", server_params(second, "pw-second"));
+  alice.rpc->call("account.connect", {{"address", second}, {"wait", true}});
+  EXPECT_EQ(alice.rpc->call("account.state", {{"address", alice.address}})["state"], "online");
+  alice.rpc->call("message.send",
+                  {{"account", alice.address}, {"to", second}, {"body", "to myself"}});
+  json got = wait_message(alice, "to myself");
+  EXPECT_EQ(got["account"], second);
+  EXPECT_EQ(got["peer"], alice.address);
+}
+
+TEST_F(XmppChat, DirectTlsWorksAndAStalledServerTimesOut) {
+  User alice = start_user("alice");
+  std::string user = alice.address.substr(0, alice.address.find('@'));
+  server_->register_user(user, "pw");
+  alice.rpc->call("account.add", {{"address", alice.address},
+                                  {"password", "pw"},
+                                  {"host", "127.0.0.1"},
+                                  {"port", server_->direct_tls_port()},
+                                  {"direct_tls", true},
+                                  {"pin", server_->cert_sha256()},
+                                  {"remember", true}});
+  connect(alice);
+
+  // A "server" that accepts the connection and then says nothing.
+  int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  ASSERT_EQ(::listen(listener, 4), 0);
+  socklen_t length = sizeof address;
+  ::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
+  alice.rpc->call("account.add", {{"address", "silent@localhost"},
+                                  {"password", "x"},
+                                  {"host", "127.0.0.1"},
+                                  {"port", ntohs(address.sin_port)},
+                                  {"remember", true}});
+  json stalled = alice.rpc->call_raw("account.connect",
+                                     {{"address", "silent@localhost"}, {"wait", true}}, 40s);
+  ::close(listener);
+  ASSERT_TRUE(stalled.contains("error")) << stalled.dump();
+  EXPECT_EQ(stalled["error"]["data"]["errc"], "timeout");
+  // The other account was not disturbed.
+  EXPECT_EQ(alice.rpc->call("account.state", {{"address", alice.address}})["state"], "online");
 }
 
 // The server is killed and restarted in the middle of a burst: every message

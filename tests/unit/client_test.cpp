@@ -145,6 +145,17 @@ TEST_F(ClientTest, TakesCarbonsFromItsOwnAccountOnly) {
   EXPECT_EQ(recorder_.messages[0].to.bare_str(), "bob@localhost");
 }
 
+TEST_F(ClientTest, TakesArchiveResultsOnlyForItsOwnQueries) {
+  const std::string result =
+      "<result xmlns='urn:xmpp:mam:2' queryid='nobody-asked' id='A1'><forwarded "
+      "xmlns='urn:xmpp:forward:0'><message xmlns='jabber:client' from='bob@localhost/x' "
+      "type='chat' id='old1'><body>from the archive</body></message></forwarded></result>";
+  // From a stranger: forged. From our server (no 'from'), but unasked: dropped too.
+  client_->feed("<message from='mallory@localhost'>" + result + "</message>");
+  client_->feed("<message>" + result + "</message>");
+  EXPECT_TRUE(recorder_.messages.empty());
+}
+
 TEST_F(ClientTest, SendsWithAReceiptRequestAndReportsServerAckAndDelivery) {
   std::string id = client_->client().send_message(*Jid::parse("bob@localhost"), "ping <3");
   auto written = stanzas_in(client_->take_written());

@@ -160,6 +160,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   std::deque<std::string> seen_order;
   std::string last_archive_id;
   bool catching_up = false;
+  std::set<std::string> mam_queries;  // queryids of our archive queries in flight
 
   Impl(asio::any_io_executor ex, Credentials creds, ServerSettings settings, ClientListener& l)
       : executor(ex),
@@ -645,7 +646,8 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
       auto self = weak.lock();
       if (!self) return;
       if (!result) {
-        log::warn(kLog, "could not fetch the contact list: " + result.error().message);
+        log::write(result.error().code == Errc::not_connected ? log::Level::info : log::Level::warn,
+                   kLog, "could not fetch the contact list: " + result.error().message);
         return;
       }
       const Element* query = result->child("query", ns::roster);
@@ -755,42 +757,46 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
 
   void on_message(const Element& stanza) {
     const std::string from_text = stanza.attr_or("from");
-    // Carbons (XEP-0280 §11: only from our own bare JID) and archive results.
-    if (from_own_account(from_text) && !from_text.empty()) {
-      Jid from = *Jid::parse(from_text);
-      if (from.is_bare()) {
-        for (std::string_view direction : {"received", "sent"}) {
-          if (const Element* carbon = stanza.child(direction, ns::carbons)) {
-            const Element* forwarded = carbon->child("forwarded", ns::forward);
-            const Element* inner = forwarded ? forwarded->child("message", ns::client) : nullptr;
-            if (inner) handle_chat(*inner, direction == "sent", /*carbon=*/true, false, nullptr);
-            return;
-          }
-        }
-        if (const Element* result = stanza.child("result", ns::mam)) {
-          const Element* forwarded = result->child("forwarded", ns::forward);
-          const Element* inner = forwarded ? forwarded->child("message", ns::client) : nullptr;
-          if (inner) {
-            auto inner_from = Jid::parse(inner->attr_or("from"));
-            bool outgoing = inner_from && inner_from->bare() == credentials.jid;
-            handle_chat(*inner, outgoing, false, true, forwarded->child("delay", ns::delay));
-            std::string archive_id = result->attr_or("id");
-            if (!archive_id.empty()) last_archive_id = archive_id;
-          }
-          return;
-        }
+    // RFC 6120 §8.1.2.1: no 'from' means our own account (the server on its
+    // behalf), which is how Prosody sends archive results.
+    auto from = from_text.empty() ? Result<Jid>(credentials.jid) : Jid::parse(from_text);
+    const bool from_account = from && from->is_bare() && *from == credentials.jid;
+    const Element* carbon = nullptr;
+    bool carbon_sent = false;
+    for (std::string_view direction : {"received", "sent"}) {
+      if (const Element* c = stanza.child(direction, ns::carbons)) {
+        carbon = c;
+        carbon_sent = direction == "sent";
       }
-    } else {
-      for (std::string_view direction : {"received", "sent"}) {
-        if (stanza.child(direction, ns::carbons)) {
-          log::warn(kLog, "dropped a forged carbon copy from " + from_text);
-          return;
-        }
-      }
-      if (stanza.child("result", ns::mam)) {
-        log::warn(kLog, "dropped a forged archive result from " + from_text);
+    }
+    const Element* result = stanza.child("result", ns::mam);
+    if ((carbon || result) && !from_account) {
+      // XEP-0280 §11 / XEP-0313 §5: only our own account may forward to us.
+      log::warn(kLog, std::string("dropped a forged ") +
+                          (carbon ? "carbon copy" : "archive result") + " from " + from_text);
+      return;
+    }
+    if (carbon) {
+      const Element* forwarded = carbon->child("forwarded", ns::forward);
+      const Element* inner = forwarded ? forwarded->child("message", ns::client) : nullptr;
+      if (inner) handle_chat(*inner, carbon_sent, /*carbon=*/true, false, nullptr);
+      return;
+    }
+    if (result) {
+      if (!mam_queries.contains(result->attr_or("queryid"))) {
+        log::info(kLog, "dropped an archive result for a query we did not make");
         return;
       }
+      const Element* forwarded = result->child("forwarded", ns::forward);
+      const Element* inner = forwarded ? forwarded->child("message", ns::client) : nullptr;
+      if (inner) {
+        auto inner_from = Jid::parse(inner->attr_or("from"));
+        bool outgoing = inner_from && inner_from->bare() == credentials.jid;
+        handle_chat(*inner, outgoing, false, true, forwarded->child("delay", ns::delay));
+        std::string archive_id = result->attr_or("id");
+        if (!archive_id.empty()) last_archive_id = archive_id;
+      }
+      return;
     }
     handle_chat(stanza, false, false, false, stanza.child("delay", ns::delay));
   }
@@ -874,11 +880,13 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     Element& set = query.add_child("set", std::string(ns::rsm));
     set.add_child("max", std::string(ns::rsm)).add_text("100");
     set.add_child("after", std::string(ns::rsm)).add_text(after);
+    mam_queries.insert(query_id);
     std::weak_ptr<Impl> weak = shared_from_this();
-    send_iq(std::move(iq), [weak](Result<Element> result) {
+    send_iq(std::move(iq), [weak, query_id](Result<Element> result) {
       auto self = weak.lock();
       if (!self) return;
       self->catching_up = false;
+      self->mam_queries.erase(query_id);
       if (!result) {
         log::info(kLog, "could not fetch the archive: " + result.error().message);
         return;
