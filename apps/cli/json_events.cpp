@@ -4,12 +4,15 @@
 #include <type_traits>
 
 namespace sotto::cli {
+
+// External linkage: clang flags an internal one as unused when every event
+// type has its shape and the static_assert branch is never instantiated.
+template <class>
+inline constexpr bool kAlwaysFalse = false;
+
 namespace {
 
 using nlohmann::json;
-
-template <class>
-inline constexpr bool kAlwaysFalse = false;
 
 }  // namespace
 

@@ -168,7 +168,7 @@ void Session::shut_down_async(std::function<void()> done, Millis limit) {
     }
     return;
   }
-  shutdown_.emplace();
+  shutdown_ = Shutdown{};
   shutdown_->deadline = Clock::now() + limit;
   shutdown_->done.push_back(std::move(done));
   shutdown_timer_.expires_at(shutdown_->deadline);

@@ -108,10 +108,12 @@ class Session {
   std::optional<std::string> settling_account_;
   bool own_presence_seen_ = false;
 
+  // No default member initializers: clang 14 cannot then default-construct
+  // it inside std::optional while Session is incomplete. Value-initialize it.
   struct Shutdown {
     TimePoint deadline;
-    bool disconnected = false;
-    bool finished = false;
+    bool disconnected;
+    bool finished;
     std::vector<std::function<void()>> done;
   };
   std::optional<Shutdown> shutdown_;

@@ -231,6 +231,51 @@ TEST(Session, FailedResumptionBindsAnewAndHandsBackUnackedMessages) {
   EXPECT_EQ(h.sm.resume_id(), "sm-2");
 }
 
+TEST(Session, UnackedMessagesSurviveASecondDropBeforeTheNextSessionIsUp) {
+  Harness h;
+  h.make();
+  go_online_with_sm(h);
+  h.session->send(chat("m1"), "m1");
+
+  h.make();  // the server restarted; resumption fails...
+  h.login_until_bound_features(kFeaturesWithSm);
+  h.feed("<failed xmlns='urn:xmpp:sm:3'/>");
+  ASSERT_NE(h.last().find("urn:ietf:params:xml:ns:xmpp-bind"), std::string::npos);
+
+  h.make();  // ...and the link drops again while binding.
+  h.login_until_bound_features(kFeaturesWithSm);
+  ASSERT_NE(h.last().find("urn:ietf:params:xml:ns:xmpp-bind"), std::string::npos);
+  h.feed("<iq type='result' id='" + h.bind_id() +
+         "'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><jid>alice@localhost/desk</jid></bind>"
+         "</iq>");
+  h.feed("<enabled xmlns='urn:xmpp:sm:3' id='sm-3' resume='true'/>");
+  ASSERT_EQ(h.online.size(), 2u);
+  ASSERT_EQ(h.online[1].lost.size(), 1u);
+  EXPECT_EQ(h.online[1].lost[0].message_id, "m1");
+}
+
+TEST(Session, AResumedSessionKeepsItsAddressAndDoesNotRepeatQuestions) {
+  Harness h;
+  h.make();
+  go_online_with_sm(h);
+  Element iq("iq", "jabber:client");
+  iq.set_attr("type", "get");
+  iq.set_attr("id", "q1");
+  h.session->send(iq);
+  h.session->send(chat("m1"), "m1");
+
+  h.make();
+  h.login_until_bound_features(kFeaturesWithSm);
+  std::size_t before = h.written.size();
+  h.feed("<resumed xmlns='urn:xmpp:sm:3' h='0' previd='sm-1'/>");
+  ASSERT_EQ(h.online.size(), 2u);
+  EXPECT_EQ(h.online[1].jid.str(), "alice@localhost/desk");
+  std::string resent;
+  for (std::size_t i = before; i < h.written.size(); ++i) resent += h.written[i];
+  EXPECT_NE(resent.find("id='m1'"), std::string::npos);
+  EXPECT_EQ(resent.find("id='q1'"), std::string::npos);
+}
+
 TEST(Session, RefusesABoundAddressOfAnotherAccount) {
   Harness h;
   h.make();

@@ -166,6 +166,9 @@ class Provider {
   virtual AccountState state() const = 0;
   virtual void connect(Availability availability, std::string status) = 0;
   virtual void disconnect() = 0;
+  // While offline or failed: new settings and password for the next connect();
+  // messages not yet acknowledged by the server stay queued.
+  virtual void reconfigure(const AccountSettings& settings, std::string password) = 0;
   // Fingerprint of the server certificate last seen (lowercase hex).
   virtual std::string server_certificate() const = 0;
 

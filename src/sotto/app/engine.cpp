@@ -364,8 +364,6 @@ Result<void> Engine::connect(const std::string& address, std::optional<std::stri
         state == AccountState::reconnecting) {
       return {};
     }
-    // Offline or failed: start afresh (the password or settings may have changed).
-    impl_->providers.erase(it);
   }
   std::string secret;
   if (password) {
@@ -375,9 +373,18 @@ Result<void> Engine::connect(const std::string& address, std::optional<std::stri
   } else {
     return fail(Errc::auth, "the password for " + key + " is needed (it is not remembered)");
   }
-  auto provider = impl_->make_provider(*account, std::move(secret));
-  Provider* p = provider.get();
-  impl_->providers.emplace(key, std::move(provider));
+  Provider* p = nullptr;
+  if (it != impl_->providers.end()) {
+    // Offline or failed: the same provider goes again, with what may have
+    // changed since (a pinned certificate, a password), and keeps the
+    // messages it has not delivered to the server yet.
+    p = it->second.get();
+    p->reconfigure(account->settings, std::move(secret));
+  } else {
+    auto provider = impl_->make_provider(*account, std::move(secret));
+    p = provider.get();
+    impl_->providers.emplace(key, std::move(provider));
+  }
   p->connect(availability, std::move(status));
   return {};
 }

@@ -85,17 +85,26 @@ Result<Jid> parse_contact(const std::string& address) {
 
 }  // namespace
 
+namespace {
+
+xmpp::ServerSettings server_settings(const AccountSettings& settings) {
+  xmpp::ServerSettings server;
+  server.host = settings.host;
+  server.port = settings.port;
+  server.direct_tls = settings.direct_tls;
+  server.pinned_sha256 = settings.pinned_cert_sha256;
+  return server;
+}
+
+}  // namespace
+
 XmppProvider::XmppProvider(asio::any_io_executor executor, const AccountSettings& settings,
                            std::string password, Emit emit)
     : account_(settings.address), emit_(std::move(emit)) {
   xmpp::Credentials credentials;
   credentials.jid = Jid::parse(settings.address).value_or(Jid());
   credentials.password = std::move(password);
-  xmpp::ServerSettings server;
-  server.host = settings.host;
-  server.port = settings.port;
-  server.direct_tls = settings.direct_tls;
-  server.pinned_sha256 = settings.pinned_cert_sha256;
+  xmpp::ServerSettings server = server_settings(settings);
   client_ = std::make_unique<xmpp::Client>(executor, std::move(credentials), std::move(server),
                                            static_cast<xmpp::ClientListener&>(*this));
 }
@@ -117,6 +126,10 @@ void XmppProvider::connect(Availability availability, std::string status) {
 }
 
 void XmppProvider::disconnect() { client_->disconnect(); }
+
+void XmppProvider::reconfigure(const AccountSettings& settings, std::string password) {
+  client_->reconfigure(server_settings(settings), std::move(password));
+}
 
 std::string XmppProvider::server_certificate() const { return client_->server_cert_sha256(); }
 

@@ -27,6 +27,7 @@ class XmppProvider final : public Provider,
   AccountState state() const override;
   void connect(Availability availability, std::string status) override;
   void disconnect() override;
+  void reconfigure(const AccountSettings& settings, std::string password) override;
   std::string server_certificate() const override;
 
   std::string send_message(const std::string& to, std::string body) override;

@@ -132,8 +132,9 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
 
   ConnectionState state = ConnectionState::offline;
   bool want_online = false;
-  bool ever_online = false;
-  bool offline_test = false;  // testing::OfflineClient: never touch the network
+  bool ever_online = false;       // since this Client exists: archive catch-up on return
+  bool online_this_time = false;  // since connect(): later losses are retried
+  bool offline_test = false;      // testing::OfflineClient: never touch the network
   Show show = Show::available;
   std::string status;
 
@@ -160,6 +161,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   std::deque<std::string> seen_order;
   std::string last_archive_id;
   bool catching_up = false;
+  std::string live_archive_id;        // newest live stanza-id seen during a catch-up
   std::set<std::string> mam_queries;  // queryids of our archive queries in flight
 
   Impl(asio::any_io_executor ex, Credentials creds, ServerSettings settings, ClientListener& l)
@@ -186,7 +188,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
 
   void connect() {
     if (session) return;
-    set_state(ever_online ? ConnectionState::reconnecting : ConnectionState::connecting);
+    set_state(online_this_time ? ConnectionState::reconnecting : ConnectionState::connecting);
     std::weak_ptr<Impl> weak = shared_from_this();
     Connection::Handler handler{
         [weak] {
@@ -269,12 +271,14 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   }
 
   void on_connected() {
+    if (!connection || !session) return;
     cert_sha256 = connection->peer_cert_sha256();
     arm_login_deadline();
     session->start();
   }
 
   void on_tls_ready() {
+    if (!connection || !session) return;
     cert_sha256 = connection->peer_cert_sha256();
     arm_login_deadline();
     session->on_tls_ready();
@@ -286,7 +290,9 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     if (session) session->on_data(bytes);
   }
 
-  void teardown() {
+  // keep_presence: the session may be resumed, and a resumed session gets no
+  // presence again, so what we know stays until resumption fails.
+  void teardown(bool keep_presence = false) {
     login_deadline.cancel();
     idle_timer.cancel();
     if (connection) connection->abort();
@@ -304,7 +310,13 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
       if (iq.timer) iq.timer->cancel();
       iq.done(fail(Errc::not_connected, "the connection was lost before the server answered"));
     }
-    for (auto& [contact, resources] : presence) {
+    if (!keep_presence) forget_presence();
+  }
+
+  void forget_presence() {
+    auto known = std::move(presence);
+    presence.clear();
+    for (auto& [contact, resources] : known) {
       for (auto& [resource, p] : resources) {
         Presence gone = p;
         gone.show = Show::unavailable;
@@ -312,17 +324,16 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
         listener.on_presence(gone);
       }
     }
-    presence.clear();
   }
 
   void on_connection_lost(Error error) {
     if (!session) return;
     log::info(kLog, credentials.jid.bare_str() + ": " + error.message);
-    teardown();
+    teardown(/*keep_presence=*/sm.resumable());
     const bool fatal = error.code == Errc::auth || error.code == Errc::certificate ||
                        error.code == Errc::conflict || error.code == Errc::not_allowed ||
-                       (error.code == Errc::tls && !ever_online);
-    if (!want_online || fatal || !ever_online || offline_test) {
+                       (error.code == Errc::tls && !online_this_time);
+    if (!want_online || fatal || !online_this_time || offline_test) {
       want_online = false;
       set_state(ConnectionState::failed, error);
       return;
@@ -351,21 +362,20 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   void disconnect() {
     want_online = false;
     reconnect_timer.cancel();
-    if (session) {
-      if (session->online()) {
-        Element unavailable("presence", std::string(ns::client));
-        unavailable.set_attr("type", "unavailable");
-        session->send(unavailable);
-      }
-      session->close();
-      if (connection) connection->close();
-      auto c = connection;
+    if (session && session->online()) {
+      Element unavailable("presence", std::string(ns::client));
+      unavailable.set_attr("type", "unavailable");
+      session->send(unavailable);
+      session->close();  // keeps unacked messages for the next session
+      // The closing connection flushes </stream:stream> on its own (with a
+      // deadline) and then lets go; nothing of it reaches us any more.
+      connection->close();
       connection.reset();
-      teardown();
-      // The closing connection flushes on its own and then lets go.
-      (void)c;
     }
-    sm = StreamManagement{};
+    // Not online (connecting, or waiting to reconnect): nothing to say goodbye
+    // to; unacked messages wait for the next session.
+    sm.reset_keeping_messages();
+    teardown();
     set_state(ConnectionState::offline);
   }
 
@@ -377,9 +387,11 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     attempt = 0;
     const bool reconnect = ever_online;
     ever_online = true;
+    online_this_time = true;
     last_rx = Clock::now();
     arm_idle_probe();
     if (!resumed) {
+      forget_presence();  // kept for a resumption that did not happen
       request_roster();
       enable_carbons();
       send_presence();
@@ -395,7 +407,8 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
 
   void resend(SentStanza& stanza) {
     auto element = parse_element(stanza.xml, ns::client);
-    if (!element) return;
+    if (!element || !session) return;
+    remember(credentials.jid, stanza.message_id);
     session->send(*element, stanza.message_id);
     if (!session->sm_enabled()) listener.on_message_sent(stanza.to, stanza.message_id);
     schedule_ack_request();
@@ -428,10 +441,12 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   }
 
   void flush_outbox() {
-    if (!session || !session->online()) return;
-    while (!outbox.empty()) {
+    // A listener may disconnect from inside on_message_sent: check each time.
+    while (!outbox.empty() && session && session->online()) {
       Outgoing message = std::move(outbox.front());
       outbox.pop_front();
+      // Our own message may come back from the archive after a reconnect.
+      remember(credentials.jid, message.id);
       Element stanza("message", std::string(ns::client));
       stanza.set_attr("to", message.to.str());
       stanza.set_attr("type", "chat");
@@ -442,7 +457,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
       session->send(stanza, message.id);
       if (!session->sm_enabled()) listener.on_message_sent(message.to, message.id);
     }
-    schedule_ack_request();
+    if (session) schedule_ack_request();
   }
 
   void schedule_ack_request() {
@@ -551,12 +566,13 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     if (type != "get" && type != "set") return;  // RFC 6120 §8.2.3: no reply to bad types
     const Element* payload = iq.first_child();
     if (payload && payload->is("query", ns::roster) && type == "set") {
-      if (!from_own_account(from)) {
+      // RFC 6121 §2.1.6: a push has no 'from', or our bare JID.
+      if (!from.empty() && from != credentials.jid.bare_str()) {
         log::warn(kLog, "dropped a roster push from someone else (" + from + ")");
         return;
       }
-      for (const Element* item : payload->children("item", ns::roster)) apply_roster_item(*item);
       reply_result(iq);
+      for (const Element* item : payload->children("item", ns::roster)) apply_roster_item(*item);
       return;
     }
     if (payload && payload->is("ping", ns::ping) && type == "get") {
@@ -585,7 +601,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   }
 
   void reply_result(const Element& iq) {
-    session->send(make_iq("result", iq.attr_or("id"), iq.attr_or("from")));
+    if (session) session->send(make_iq("result", iq.attr_or("id"), iq.attr_or("from")));
   }
 
   // --- roster ----------------------------------------------------------------
@@ -833,7 +849,8 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     if (!carbon && !archive) {
       if (const Element* sid = stanza.child("stanza-id", ns::stanza_id);
           sid && sid->attr_or("by") == credentials.jid.bare_str()) {
-        last_archive_id = sid->attr_or("id");
+        // During a catch-up the archive's own paging decides where we are.
+        (catching_up ? live_archive_id : last_archive_id) = sid->attr_or("id");
       }
     }
     Message message;
@@ -873,6 +890,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     if (after.empty()) after = last_archive_id;
     if (after.empty() || catching_up) return;
     catching_up = true;
+    if (after == last_archive_id) live_archive_id.clear();
     std::string query_id = "mam-" + random_id(8);
     Element iq = make_iq("set", query_id);
     Element& query = iq.add_child("query", std::string(ns::mam));
@@ -895,8 +913,13 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
       if (fin && fin->attr_or("complete") != "true") {
         const Element* set = fin->child("set", ns::rsm);
         std::string last = set ? set->child_text("last", ns::rsm) : std::string();
-        if (!last.empty()) self->catch_up_from_archive(last);
+        if (!last.empty()) {
+          self->catch_up_from_archive(last);
+          return;
+        }
       }
+      if (!self->live_archive_id.empty()) self->last_archive_id = self->live_archive_id;
+      self->live_archive_id.clear();
     });
   }
 };
@@ -915,6 +938,7 @@ Client::~Client() {
 
 void Client::connect(Show show, std::string status) {
   impl_->want_online = true;
+  impl_->online_this_time = false;
   impl_->show = show;
   impl_->status = std::move(status);
   impl_->attempt = 0;
@@ -922,6 +946,13 @@ void Client::connect(Show show, std::string status) {
 }
 
 void Client::disconnect() { impl_->disconnect(); }
+
+void Client::reconfigure(ServerSettings server, std::string password) {
+  if (impl_->session) return;  // only between connections
+  impl_->server = std::move(server);
+  secure_wipe(impl_->credentials.password);
+  impl_->credentials.password = std::move(password);
+}
 ConnectionState Client::state() const { return impl_->state; }
 const Jid& Client::bound_jid() const { return impl_->bound; }
 const Jid& Client::jid() const { return impl_->credentials.jid; }

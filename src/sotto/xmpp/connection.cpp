@@ -63,10 +63,12 @@ void Connection::start() {
     return;
   }
   srv_resolver_ = std::make_unique<SrvResolver>(executor_);
+  resolving_srv_ = true;
   arm_deadline();
   auto self = shared_from_this();
   srv_resolver_->resolve(domain_, [self](std::vector<ServerEndpoint> endpoints) {
     if (self->closed_) return;
+    self->resolving_srv_ = false;
     self->disarm_deadline();
     self->endpoints_ = std::move(endpoints);
     self->try_endpoint(0);
@@ -119,13 +121,16 @@ void Connection::try_endpoint(std::size_t index) {
               self->socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
               if (!endpoint.direct_tls) {
                 self->disarm_deadline();
+                self->ready_ = true;
                 self->handler_.on_connected();
                 self->read_loop();
                 return;
               }
               self->handshake([self] {
+                self->ready_ = true;
                 self->handler_.on_connected();
                 self->read_loop();
+                self->write_next();
               });
             });
       });
@@ -147,8 +152,12 @@ void Connection::handshake(std::function<void()> done) {
   handshaking_ = true;
   tls_ = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket&>>(socket_, ssl_context_);
   SSL* ssl = tls_->native_handle();
-  SSL_set_tlsext_host_name(ssl, domain_.c_str());
-  SSL_set1_host(ssl, domain_.c_str());
+  if (SSL_set_tlsext_host_name(ssl, domain_.c_str()) != 1 ||
+      SSL_set1_host(ssl, domain_.c_str()) != 1) {
+    // Without the name check a valid certificate for any name would pass.
+    fail(Error{Errc::tls, "could not set up the TLS name check for " + domain_, {}});
+    return;
+  }
   arm_deadline();
   auto self = shared_from_this();
   tls_->async_handshake(asio::ssl::stream_base::client, [self, done](std::error_code ec) {
@@ -266,7 +275,12 @@ void Connection::write_next() {
 
 void Connection::close() {
   if (closed_) return;
+  if (handshaking_ || !ready_) {
+    abort();  // nothing established to say goodbye on
+    return;
+  }
   close_after_flush_ = true;
+  arm_deadline();
   write_next();
 }
 
@@ -289,11 +303,19 @@ void Connection::arm_deadline() {
     auto self = weak.lock();
     if (ec || !self || self->closed_) return;
     self->timed_out_ = true;
+    if (self->resolving_srv_) {
+      self->fail(Error{Errc::timeout, "looking up the server took too long", {}});
+      return;
+    }
+    if (self->close_after_flush_) {
+      self->abort();  // a goodbye that does not get out in time
+      return;
+    }
+    // Closing (not just cancelling) also stops a ranged connect from moving
+    // on to the next address without a deadline.
     std::error_code ignored;
     self->resolver_.cancel();
-    self->socket_.cancel(ignored);
-    if (self->srv_resolver_)
-      self->fail(Error{Errc::timeout, "looking up the server took too long", {}});
+    self->socket_.close(ignored);
   });
 }
 

@@ -79,6 +79,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::vector<ServerEndpoint> endpoints_;
   std::optional<Error> last_error_;
   bool timed_out_ = false;
+  bool resolving_srv_ = false;
+  bool ready_ = false;  // connected (and, for direct TLS, handshaken)
 };
 
 }  // namespace sotto::xmpp

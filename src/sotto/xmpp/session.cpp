@@ -63,10 +63,22 @@ std::vector<SentStanza> StreamManagement::take_for_resend() {
   return resend;
 }
 
-std::vector<SentStanza> StreamManagement::take_unacked_and_reset() {
-  std::vector<SentStanza> lost(std::make_move_iterator(unacked_.begin()),
-                               std::make_move_iterator(unacked_.end()));
-  *this = StreamManagement{};
+void StreamManagement::reset_keeping_messages() {
+  for (SentStanza& stanza : unacked_) {
+    if (!stanza.message_id.empty()) lost_.push_back(std::move(stanza));
+  }
+  unacked_.clear();
+  enabled_ = false;
+  resume_id_.clear();
+  bound_ = Jid();
+  inbound_ = 0;
+  outbound_acked_ = 0;
+}
+
+std::vector<SentStanza> StreamManagement::take_lost() {
+  std::vector<SentStanza> lost(std::make_move_iterator(lost_.begin()),
+                               std::make_move_iterator(lost_.end()));
+  lost_.clear();
   return lost;
 }
 
@@ -201,7 +213,7 @@ void Session::on_stanza(Element stanza) {
           phase_ = Phase::enable_sm;
           write_raw("<enable xmlns='urn:xmpp:sm:3' resume='true'/>");
         } else {
-          go_online(false, std::move(lost_));
+          go_online(false);
         }
       }
       return;
@@ -260,9 +272,7 @@ void Session::on_features(const Element& features) {
               xml_escape(sm_.resume_id()) + "'/>");
     return;
   }
-  auto lost = sm_.take_unacked_and_reset();
-  lost_.insert(lost_.end(), std::make_move_iterator(lost.begin()),
-               std::make_move_iterator(lost.end()));
+  sm_.reset_keeping_messages();
   send_bind();
 }
 
@@ -371,10 +381,11 @@ void Session::on_sm_nonza(const Element& element) {
     if (name == "enabled") {
       auto resume = element.attr_or("resume");
       sm_.on_enabled(resume == "true" || resume == "1" ? element.attr_or("id") : std::string());
+      sm_.set_bound(bound_);
     } else {
       log::info(kLog, "the server refused stream management");
     }
-    go_online(false, std::move(lost_));
+    go_online(false);
     return;
   }
   if (phase_ == Phase::resume) {
@@ -388,12 +399,15 @@ void Session::on_sm_nonza(const Element& element) {
       }
       if (!acked->empty() && events_.on_acked) events_.on_acked(std::move(*acked));
       phase_ = Phase::online;
-      std::vector<SentStanza> resend = sm_.take_for_resend();
-      for (SentStanza& stanza : resend) {
+      bound_ = sm_.bound();
+      for (SentStanza& stanza : sm_.take_for_resend()) {
+        // Questions (iqs) were reported failed when the link dropped: asking
+        // again would act on an answer nobody waits for any more.
+        if (stanza.xml.starts_with("<iq")) continue;
         write_raw(stanza.xml);
         sm_.on_sent(std::move(stanza));
       }
-      if (!resend.empty()) request_ack();
+      if (sm_.unacked() > 0) request_ack();
       if (events_.on_online) events_.on_online(bound_, true, {});
       return;
     }
@@ -404,9 +418,7 @@ void Session::on_sm_nonza(const Element& element) {
         if (acked && !acked->empty() && events_.on_acked) events_.on_acked(std::move(*acked));
       }
       log::info(kLog, "the server could not resume the session; starting a new one");
-      auto lost = sm_.take_unacked_and_reset();
-      lost_.insert(lost_.end(), std::make_move_iterator(lost.begin()),
-                   std::make_move_iterator(lost.end()));
+      sm_.reset_keeping_messages();
       send_bind();
       return;
     }
@@ -414,10 +426,12 @@ void Session::on_sm_nonza(const Element& element) {
   log::info(kLog, "dropped an unexpected stream management element: " + name);
 }
 
-void Session::go_online(bool resumed, std::vector<SentStanza> lost) {
+void Session::go_online(bool resumed) {
   phase_ = Phase::online;
-  lost_.clear();
-  if (events_.on_online) events_.on_online(bound_, resumed, std::move(lost));
+  // The lost list stays in StreamManagement until this moment, so a drop
+  // during bind or <enable/> keeps it for the next attempt.
+  if (events_.on_online)
+    events_.on_online(bound_, resumed, resumed ? std::vector<SentStanza>() : sm_.take_lost());
 }
 
 void Session::handle_online_stanza(Element stanza) {
@@ -442,10 +456,9 @@ void Session::request_ack() {
 void Session::close() {
   if (phase_ == Phase::closed) return;
   phase_ = Phase::closed;
-  if (sm_.enabled() && sm_.unacked() == 0) {
-    // Nothing left to resume; say goodbye to the session cleanly.
-    sm_ = StreamManagement{};
-  }
+  // Closing ends the server's session: nothing can be resumed afterwards,
+  // but what it did not acknowledge is sent again by the next session.
+  sm_.reset_keeping_messages();
   write_raw("</stream:stream>");
 }
 

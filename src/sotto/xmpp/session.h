@@ -43,11 +43,21 @@ class StreamManagement {
   // After <resumed/> and its ack: the stanzas to send again (they leave the
   // queue; sending re-adds them).
   std::vector<SentStanza> take_for_resend();
-  // A new session (resumption failed or never possible): everything unacked
-  // is returned and the state starts over.
-  std::vector<SentStanza> take_unacked_and_reset();
+  // The session cannot be resumed (failed, or closed by us): the state starts
+  // over, but unacked chat messages move to the lost list, which survives
+  // further drops until the next session takes it. Other stanzas (iqs,
+  // presence) are dropped: their callers were already told they failed.
+  void reset_keeping_messages();
+  std::vector<SentStanza> take_lost();
+  std::size_t lost() const { return lost_.size(); }
+
+  // The full JID of the resumable session (a resumption binds it again).
+  const Jid& bound() const { return bound_; }
+  void set_bound(Jid jid) { bound_ = std::move(jid); }
 
  private:
+  std::deque<SentStanza> lost_;
+  Jid bound_;
   bool enabled_ = false;
   std::string resume_id_;
   uint32_t inbound_ = 0;
@@ -129,7 +139,7 @@ class Session {
   void on_sasl(const Element& element);
   void send_bind();
   void on_sm_nonza(const Element& element);
-  void go_online(bool resumed, std::vector<SentStanza> lost);
+  void go_online(bool resumed);
   void send_registration();
   void on_register_result(const Element& iq);
   void handle_online_stanza(Element stanza);
@@ -148,7 +158,6 @@ class Session {
   std::unique_ptr<SaslClient> sasl_;
   Jid bound_;
   std::string pending_iq_;
-  std::vector<SentStanza> lost_;  // from a failed resumption, until online
   bool acks_since_request_ = false;
 };
 

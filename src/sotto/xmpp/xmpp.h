@@ -116,6 +116,9 @@ class Client {
   // until disconnect(). Authentication and certificate errors stop it.
   void connect(Show show = Show::available, std::string status = {});
   void disconnect();
+  // While not connected: settings (a new pin, say) and password for the next
+  // connect(). Messages still queued or unacknowledged are kept.
+  void reconfigure(ServerSettings server, std::string password);
 
   ConnectionState state() const;
   const Jid& bound_jid() const;  // full JID once online
