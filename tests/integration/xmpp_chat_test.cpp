@@ -354,6 +354,39 @@ TEST_F(XmppChat, SeveralAccountsAreOnlineAtOnceInOneProcess) {
   EXPECT_EQ(got["peer"], alice.address);
 }
 
+TEST_F(XmppChat, MessagesFromAndToTheUsersOtherDevicesAppearThroughCarbons) {
+  User alice = registered_online("alice");
+  User bob = registered_online("bob");
+  // Alice's second device: another profile with the same account.
+  User phone = start_user("phone");
+  phone.address = alice.address;
+  json settings = server_params(alice.address, "pw-" + alice.address);
+  phone.rpc->call("account.add", settings);
+  connect(phone);
+  // "Online" means bound with stream management on; the phone's presence
+  // (after its carbons request) is on its way. Once the desk sees it, the
+  // server routes to both devices.
+  std::set<std::string> desk_sees;
+  while (desk_sees.size() < 2) {
+    json p = alice.rpc->wait_event([&](const json& e) {
+      return e.value("type", "") == "presence" && e.value("address", "") == alice.address &&
+             e.value("availability", "") == "available";
+    });
+    desk_sees.insert(p["resource"].get<std::string>());
+  }
+
+  bob.rpc->call("message.send",
+                {{"account", bob.address}, {"to", alice.address}, {"body", "to both"}});
+  EXPECT_EQ(wait_message(alice, "to both")["peer"], bob.address);
+  EXPECT_EQ(wait_message(phone, "to both")["peer"], bob.address);
+
+  alice.rpc->call("message.send",
+                  {{"account", alice.address}, {"to", bob.address}, {"body", "from the desk"}});
+  json copy = wait_message(phone, "from the desk");
+  EXPECT_TRUE(copy.value("outgoing", false));
+  EXPECT_EQ(copy["peer"], bob.address);
+}
+
 TEST_F(XmppChat, DirectTlsWorksAndAStalledServerTimesOut) {
   User alice = start_user("alice");
   std::string user = alice.address.substr(0, alice.address.find('@'));

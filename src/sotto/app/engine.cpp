@@ -227,6 +227,19 @@ struct Engine::Impl {
     return p;
   }
 
+  template <class Capability>
+  Result<Capability*> capability(const std::string& account, std::string_view missing) {
+    auto p = online_provider(account);
+    if (!p) return tl::unexpected(p.error());
+    auto* c = (*p)->get<Capability>();
+    if (c == nullptr) return fail(Errc::not_supported, std::string(missing));
+    return c;
+  }
+
+  Result<Roster*> roster(const std::string& account) {
+    return capability<Roster>(account, "this account has no contact list");
+  }
+
   std::unique_ptr<Provider> make_provider(const StoredAccount& account, std::string password) {
     auto provider =
         std::make_unique<XmppProvider>(io.get_executor(), account.settings, std::move(password),
@@ -400,12 +413,10 @@ void Engine::disconnect_all() {
 void Engine::change_password(const std::string& address, std::string new_password,
                              std::function<void(Result<void>)> done) {
   if (new_password.empty()) return done(fail(Errc::invalid_argument, "the new password is empty"));
-  auto p = impl_->online_provider(address);
-  if (!p) return done(tl::unexpected(p.error()));
-  auto* change = (*p)->get<PasswordChange>();
-  if (change == nullptr)
-    return done(fail(Errc::not_supported, "this account's server cannot change passwords"));
-  change->change_password(std::move(new_password), std::move(done));
+  auto change =
+      impl_->capability<PasswordChange>(address, "this account's server cannot change passwords");
+  if (!change) return done(tl::unexpected(change.error()));
+  (*change)->change_password(std::move(new_password), std::move(done));
 }
 
 Result<void> Engine::pin_certificate(const std::string& address, std::string sha256) {
@@ -424,78 +435,62 @@ AccountState Engine::state(const std::string& address) const {
 Provider* Engine::provider(const std::string& address) { return impl_->provider(address); }
 
 Result<std::vector<Contact>> Engine::contacts(const std::string& account) {
-  auto p = impl_->online_provider(account);
-  if (!p) return tl::unexpected(p.error());
-  auto* roster = (*p)->get<Roster>();
-  if (roster == nullptr) return fail(Errc::not_supported, "this account has no contact list");
-  return roster->contacts();
+  auto roster = impl_->roster(account);
+  if (!roster) return tl::unexpected(roster.error());
+  return (*roster)->contacts();
 }
 
 void Engine::add_contact(const std::string& account, const std::string& address, std::string name,
                          std::vector<std::string> groups, std::function<void(Result<void>)> done) {
-  auto p = impl_->online_provider(account);
-  if (!p) return done(tl::unexpected(p.error()));
-  auto* roster = (*p)->get<Roster>();
-  if (roster == nullptr) return done(fail(Errc::not_supported, "this account has no contact list"));
-  roster->add_contact(address, std::move(name), std::move(groups), std::move(done));
+  auto roster = impl_->roster(account);
+  if (!roster) return done(tl::unexpected(roster.error()));
+  (*roster)->add_contact(address, std::move(name), std::move(groups), std::move(done));
 }
 
 void Engine::update_contact(const std::string& account, const std::string& address,
                             std::string name, std::vector<std::string> groups,
                             std::function<void(Result<void>)> done) {
-  auto p = impl_->online_provider(account);
-  if (!p) return done(tl::unexpected(p.error()));
-  auto* roster = (*p)->get<Roster>();
-  if (roster == nullptr) return done(fail(Errc::not_supported, "this account has no contact list"));
-  roster->update_contact(address, std::move(name), std::move(groups), std::move(done));
+  auto roster = impl_->roster(account);
+  if (!roster) return done(tl::unexpected(roster.error()));
+  (*roster)->update_contact(address, std::move(name), std::move(groups), std::move(done));
 }
 
 void Engine::remove_contact(const std::string& account, const std::string& address,
                             std::function<void(Result<void>)> done) {
-  auto p = impl_->online_provider(account);
-  if (!p) return done(tl::unexpected(p.error()));
-  auto* roster = (*p)->get<Roster>();
-  if (roster == nullptr) return done(fail(Errc::not_supported, "this account has no contact list"));
-  roster->remove_contact(address, std::move(done));
+  auto roster = impl_->roster(account);
+  if (!roster) return done(tl::unexpected(roster.error()));
+  (*roster)->remove_contact(address, std::move(done));
 }
 
 Result<void> Engine::authorize(const std::string& account, const std::string& address) {
   auto jid = Jid::parse(address);
   if (!jid) return tl::unexpected(jid.error());
-  auto p = impl_->online_provider(account);
-  if (!p) return tl::unexpected(p.error());
-  auto* roster = (*p)->get<Roster>();
-  if (roster == nullptr) return fail(Errc::not_supported, "this account has no contact list");
-  roster->authorize(jid->bare_str());
+  auto roster = impl_->roster(account);
+  if (!roster) return tl::unexpected(roster.error());
+  (*roster)->authorize(jid->bare_str());
   return {};
 }
 
 Result<void> Engine::deny(const std::string& account, const std::string& address) {
   auto jid = Jid::parse(address);
   if (!jid) return tl::unexpected(jid.error());
-  auto p = impl_->online_provider(account);
-  if (!p) return tl::unexpected(p.error());
-  auto* roster = (*p)->get<Roster>();
-  if (roster == nullptr) return fail(Errc::not_supported, "this account has no contact list");
-  roster->deny(jid->bare_str());
+  auto roster = impl_->roster(account);
+  if (!roster) return tl::unexpected(roster.error());
+  (*roster)->deny(jid->bare_str());
   return {};
 }
 
 Result<std::vector<std::string>> Engine::pending_requests(const std::string& account) {
-  auto p = impl_->online_provider(account);
-  if (!p) return tl::unexpected(p.error());
-  auto* roster = (*p)->get<Roster>();
-  if (roster == nullptr) return fail(Errc::not_supported, "this account has no contact list");
-  return roster->pending_requests();
+  auto roster = impl_->roster(account);
+  if (!roster) return tl::unexpected(roster.error());
+  return (*roster)->pending_requests();
 }
 
 Result<void> Engine::set_presence(const std::string& account, Availability availability,
                                   std::string status) {
-  auto p = impl_->online_provider(account);
-  if (!p) return tl::unexpected(p.error());
-  auto* presence = (*p)->get<PresenceCapability>();
-  if (presence == nullptr) return fail(Errc::not_supported, "this account has no presence");
-  presence->set_presence(availability, std::move(status));
+  auto presence = impl_->capability<PresenceCapability>(account, "this account has no presence");
+  if (!presence) return tl::unexpected(presence.error());
+  (*presence)->set_presence(availability, std::move(status));
   return {};
 }
 
