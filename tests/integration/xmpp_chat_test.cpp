@@ -73,6 +73,23 @@ class XmppChat : public ::testing::Test {
     });
   }
 
+  static void wait_request(User& user, const std::string& from) {
+    user.rpc->wait_event([&](const json& e) {
+      return e.value("type", "") == "authorization.requested" && e.value("address", "") == from;
+    });
+  }
+
+  // `a` adds `b`; `b` authorizes (and asks back); `a` authorizes in turn.
+  static void befriend(User& a, User& b) {
+    a.rpc->call("contact.add", {{"account", a.address}, {"address", b.address}});
+    wait_request(b, a.address);
+    b.rpc->call("contact.authorize", {{"account", b.address}, {"address", a.address}});
+    wait_request(a, b.address);
+    a.rpc->call("contact.authorize", {{"account", a.address}, {"address", b.address}});
+    wait_contact(a, b.address, [](const json& c) { return c.value("subscription", "") == "both"; });
+    wait_contact(b, a.address, [](const json& c) { return c.value("subscription", "") == "both"; });
+  }
+
   static json wait_message(User& user, const std::string& body) {
     return user.rpc->wait_event([&](const json& e) {
       return e.value("type", "") == "message.received" && e.value("body", "") == body;
@@ -104,17 +121,11 @@ TEST_F(XmppChat, TwoNewAccountsAddEachOtherAndChatWithReceipts) {
   EXPECT_EQ(pending["contact"]["name"], "Bob");
   EXPECT_EQ(pending["contact"]["groups"], json::array({"Friends"}));
 
-  bob.rpc->wait_event([&](const json& e) {
-    return e.value("type", "") == "authorization.requested" &&
-           e.value("address", "") == alice.address;
-  });
+  wait_request(bob, alice.address);
   bob.rpc->call("contact.authorize", {{"account", bob.address}, {"address", alice.address}});
 
   // Bob authorized Alice and asked back; Alice authorizes Bob in turn.
-  alice.rpc->wait_event([&](const json& e) {
-    return e.value("type", "") == "authorization.requested" &&
-           e.value("address", "") == bob.address;
-  });
+  wait_request(alice, bob.address);
   alice.rpc->call("contact.authorize", {{"account", alice.address}, {"address", bob.address}});
   wait_contact(alice, bob.address,
                [](const json& c) { return c.value("subscription", "") == "both"; });
@@ -151,10 +162,7 @@ TEST_F(XmppChat, ADeniedRequestIsReportedAndLeavesNoSubscription) {
   User alice = registered_online("alice");
   User carol = registered_online("carol");
   carol.rpc->call("contact.add", {{"account", carol.address}, {"address", alice.address}});
-  alice.rpc->wait_event([&](const json& e) {
-    return e.value("type", "") == "authorization.requested" &&
-           e.value("address", "") == carol.address;
-  });
+  wait_request(alice, carol.address);
   alice.rpc->call("contact.deny", {{"account", alice.address}, {"address", carol.address}});
   carol.rpc->wait_event([&](const json& e) {
     return e.value("type", "") == "authorization.denied" && e.value("address", "") == alice.address;
@@ -168,17 +176,11 @@ TEST_F(XmppChat, AnIgnoredRequestComesBackAtTheNextLogin) {
   User alice = registered_online("alice");
   User dave = registered_online("dave");
   dave.rpc->call("contact.add", {{"account", dave.address}, {"address", alice.address}});
-  alice.rpc->wait_event([&](const json& e) {
-    return e.value("type", "") == "authorization.requested" &&
-           e.value("address", "") == dave.address;
-  });
+  wait_request(alice, dave.address);
   // Alice neither authorizes nor denies, and goes offline.
   alice.rpc->call("account.disconnect", {{"address", alice.address}});
   connect(alice);
-  alice.rpc->wait_event([&](const json& e) {
-    return e.value("type", "") == "authorization.requested" &&
-           e.value("address", "") == dave.address;
-  });
+  wait_request(alice, dave.address);
   json requests = alice.rpc->call("contact.requests", {{"account", alice.address}});
   EXPECT_EQ(requests, json::array({dave.address}));
 }
@@ -271,13 +273,7 @@ TEST_F(XmppChat, BadAddressesPasswordsAndServersGiveClearErrors) {
 TEST_F(XmppChat, PresenceWithStatusReachesContactsPerResource) {
   User alice = registered_online("alice");
   User bob = registered_online("bob");
-  alice.rpc->call("contact.add", {{"account", alice.address}, {"address", bob.address}});
-  bob.rpc->wait_event(
-      [&](const json& e) { return e.value("type", "") == "authorization.requested"; });
-  bob.rpc->call("contact.authorize", {{"account", bob.address}, {"address", alice.address}});
-  wait_contact(alice, bob.address, [](const json& c) {
-    return c.value("subscription", "") == "to" || c.value("subscription", "") == "both";
-  });
+  befriend(alice, bob);
 
   bob.rpc->call("presence.set",
                 {{"account", bob.address}, {"availability", "away"}, {"status", "back at 3"}});
@@ -428,15 +424,7 @@ TEST_F(XmppChat, DirectTlsWorksAndAStalledServerTimesOut) {
 TEST_F(XmppChat, ABurstSurvivesAServerRestartExactlyOnce) {
   User alice = registered_online("alice");
   User bob = registered_online("bob");
-  alice.rpc->call("contact.add", {{"account", alice.address}, {"address", bob.address}});
-  bob.rpc->wait_event(
-      [&](const json& e) { return e.value("type", "") == "authorization.requested"; });
-  bob.rpc->call("contact.authorize", {{"account", bob.address}, {"address", alice.address}});
-  alice.rpc->wait_event(
-      [&](const json& e) { return e.value("type", "") == "authorization.requested"; });
-  alice.rpc->call("contact.authorize", {{"account", alice.address}, {"address", bob.address}});
-  wait_contact(bob, alice.address,
-               [](const json& c) { return c.value("subscription", "") == "both"; });
+  befriend(alice, bob);
 
   constexpr int kMessages = 200;
   for (int i = 0; i < kMessages; ++i) {
