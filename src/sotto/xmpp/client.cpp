@@ -738,13 +738,15 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     p.from = *from;
     if (type == "unavailable" || type == "error") {
       p.show = Show::unavailable;
+      // Servers also say "unavailable" for contacts never seen online (after
+      // a probe or a subscription change): news only if we knew otherwise.
       auto contact = presence.find(from->bare());
-      if (contact != presence.end()) {
-        if (from->is_bare()) {
-          presence.erase(contact);
-        } else {
-          contact->second.erase(from->resource());
-        }
+      if (contact == presence.end()) return;
+      if (from->is_bare()) {
+        presence.erase(contact);
+      } else {
+        if (contact->second.erase(from->resource()) == 0) return;
+        if (contact->second.empty()) presence.erase(contact);
       }
     } else if (!type.empty()) {
       return;
