@@ -139,6 +139,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   std::string status;
 
   std::shared_ptr<Connection> connection;
+  uint64_t connection_generation = 0;
   std::unique_ptr<Session> session;
   StreamManagement sm;
   Jid bound;
@@ -190,18 +191,25 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     if (session) return;
     set_state(online_this_time ? ConnectionState::reconnecting : ConnectionState::connecting);
     std::weak_ptr<Impl> weak = shared_from_this();
+    // A connection still closing after disconnect() must not reach a newer
+    // session: each handler acts only while its connection is the current one.
+    const uint64_t generation = ++connection_generation;
+    auto current = [weak, generation]() -> std::shared_ptr<Impl> {
+      auto self = weak.lock();
+      return self && self->connection_generation == generation && self->connection ? self : nullptr;
+    };
     Connection::Handler handler{
-        [weak] {
-          if (auto self = weak.lock()) self->on_connected();
+        [current] {
+          if (auto self = current()) self->on_connected();
         },
-        [weak](std::string_view bytes) {
-          if (auto self = weak.lock()) self->on_data(bytes);
+        [current](std::string_view bytes) {
+          if (auto self = current()) self->on_data(bytes);
         },
-        [weak] {
-          if (auto self = weak.lock()) self->on_tls_ready();
+        [current] {
+          if (auto self = current()) self->on_tls_ready();
         },
-        [weak](Error error) {
-          if (auto self = weak.lock()) self->on_connection_lost(std::move(error));
+        [current](Error error) {
+          if (auto self = current()) self->on_connection_lost(std::move(error));
         },
     };
     connection = std::make_shared<Connection>(executor, credentials.jid.domain(), server,
