@@ -1057,7 +1057,14 @@ void Client::change_password(std::string new_password, std::function<void(Result
     if (!result) {
       secure_wipe(new_password);
       Error error = result.error();
-      error.message = "could not change the password: " + error.message;
+      if (error.code == Errc::not_connected || error.code == Errc::timeout) {
+        // The server may have applied it before the answer got lost.
+        error.message =
+            "the server did not confirm the password change (" + error.message +
+            "); it may or may not have changed: if logging in fails, try the new password";
+      } else {
+        error.message = "could not change the password: " + error.message;
+      }
       done(tl::unexpected(std::move(error)));
       return;
     }
