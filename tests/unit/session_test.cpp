@@ -56,8 +56,8 @@ struct Harness {
 
   void feed(std::string_view bytes) { session->on_data(bytes); }
 
-  // Runs the login up to the features after SASL (PLAIN inside TLS).
-  void login_until_bound_features(std::string_view post_auth_features) {
+  // Runs STARTTLS up to the server's header on the encrypted stream.
+  void through_tls() {
     feed(kHeader);
     feed("<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/></stream:features>");
     EXPECT_NE(last().find("<starttls"), std::string::npos);
@@ -67,6 +67,11 @@ struct Harness {
     session->on_tls_ready();
     EXPECT_NE(last().find("<stream:stream"), std::string::npos);
     feed(kHeader);
+  }
+
+  // Runs the login up to the features after SASL (PLAIN inside TLS).
+  void login_until_bound_features(std::string_view post_auth_features) {
+    through_tls();
     feed(
         "<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>"
         "<mechanism>PLAIN</mechanism></mechanisms></stream:features>");
@@ -135,12 +140,7 @@ TEST(Session, RefusesToLogInWithoutTls) {
 TEST(Session, WrongPasswordIsAnAuthError) {
   Harness h;
   h.make();
-  h.feed(kHeader);
-  h.feed("<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/></stream:features>");
-  h.feed("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
-  h.tls = true;
-  h.session->on_tls_ready();
-  h.feed(kHeader);
+  h.through_tls();
   h.feed(
       "<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>"
       "<mechanism>PLAIN</mechanism></mechanisms></stream:features>");
@@ -299,12 +299,7 @@ TEST(Session, HostileInputFailsTheStreamWithoutCrashing) {
 TEST(Session, RegistrationReportsATakenName) {
   Harness h;
   h.make(SessionMode::register_account);
-  h.feed(kHeader);
-  h.feed("<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/></stream:features>");
-  h.feed("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
-  h.tls = true;
-  h.session->on_tls_ready();
-  h.feed(kHeader);
+  h.through_tls();
   h.feed(
       "<stream:features><register xmlns='http://jabber.org/features/iq-register'/>"
       "</stream:features>");

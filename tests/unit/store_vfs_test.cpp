@@ -126,6 +126,14 @@ constexpr const char* kSchema =
     "CREATE TABLE IF NOT EXISTS messages(id INTEGER PRIMARY KEY, body TEXT NOT NULL);"
     "CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5(body);";
 
+// A closed database with the schema and `count` rows.
+void make_filled(const fs::path& path, const DataKey& key, int count, const std::string& marker) {
+  auto db = Database::open(path, key);
+  ASSERT_TRUE(db) << db.error().message;
+  ASSERT_TRUE(db->exec(kSchema));
+  fill(*db, 1, count, marker);
+}
+
 TEST(StoreVfs, DataKeyFromBytesChecksSize) {
   EXPECT_FALSE(DataKey::from_bytes("short"));
   auto key = DataKey::from_bytes(std::string(32, 'k'));
@@ -175,12 +183,8 @@ TEST(StoreVfs, WrongKeyIsAClearError) {
   TempDir dir;
   const fs::path path = dir.path() / "profile.db";
   DataKey key = DataKey::random();
-  {
-    auto db = Database::open(path, key);
-    ASSERT_TRUE(db);
-    ASSERT_TRUE(db->exec(kSchema));
-    fill(*db, 1, 200, "wrongkey");
-  }
+  make_filled(path, key, 200, "wrongkey");
+  if (HasFatalFailure()) return;
   const std::string before = read_file(path);
   DataKey other = DataKey::random();
   auto db = Database::open(path, other);
@@ -195,12 +199,8 @@ TEST(StoreVfs, FlippedByteInMainFileIsDamage) {
   TempDir dir;
   const fs::path path = dir.path() / "profile.db";
   DataKey key = DataKey::random();
-  {
-    auto db = Database::open(path, key);
-    ASSERT_TRUE(db);
-    ASSERT_TRUE(db->exec(kSchema));
-    fill(*db, 1, 300, "flip");
-  }
+  make_filled(path, key, 300, "flip");
+  if (HasFatalFailure()) return;
   const std::string pristine = read_file(path);
   const std::size_t pages = pristine.size() / kPage;
   ASSERT_GE(pages, 5u);
@@ -235,12 +235,8 @@ TEST(StoreVfs, PageSwapIsDamage) {
   TempDir dir;
   const fs::path path = dir.path() / "profile.db";
   DataKey key = DataKey::random();
-  {
-    auto db = Database::open(path, key);
-    ASSERT_TRUE(db);
-    ASSERT_TRUE(db->exec(kSchema));
-    fill(*db, 1, 300, "swap");
-  }
+  make_filled(path, key, 300, "swap");
+  if (HasFatalFailure()) return;
   const std::string pristine = read_file(path);
   const std::size_t pages = pristine.size() / kPage;
   ASSERT_GE(pages, 5u);

@@ -379,10 +379,11 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
       // deadline) and then lets go; nothing of it reaches us any more.
       connection->close();
       connection.reset();
+    } else {
+      // Connecting, or waiting to reconnect: nothing to say goodbye to;
+      // unacked messages wait for the next session.
+      sm.reset_keeping_messages();
     }
-    // Not online (connecting, or waiting to reconnect): nothing to say goodbye
-    // to; unacked messages wait for the next session.
-    sm.reset_keeping_messages();
     teardown();
     set_state(ConnectionState::offline);
   }
