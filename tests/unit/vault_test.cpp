@@ -1,12 +1,17 @@
 // The vault: the data key wrapped under a master password (Argon2id +
-// XChaCha20-Poly1305) or kept in a 0600 key file.
+// XChaCha20-Poly1305) or kept in a 0600 key file. The desktop keyring form is
+// tested in keyring_test.cpp; here no session bus is visible, so a vault
+// without a password is always a key file (and never reaches a real keyring).
 #include <gtest/gtest.h>
 #include <sodium.h>
 #include <sys/stat.h>
 
 #include <array>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <optional>
+#include <string>
 
 #include "sotto/store/vault.h"
 
@@ -24,8 +29,13 @@ class VaultTest : public ::testing::Test {
     dir_ = pattern;
     file_ = dir_ / "key";
     randombytes_buf(key_.data(), key_.size());
+    if (const char* bus = std::getenv("DBUS_SESSION_BUS_ADDRESS")) saved_bus_ = bus;
+    ::unsetenv("DBUS_SESSION_BUS_ADDRESS");
   }
-  void TearDown() override { fs::remove_all(dir_); }
+  void TearDown() override {
+    fs::remove_all(dir_);
+    if (saved_bus_) ::setenv("DBUS_SESSION_BUS_ADDRESS", saved_bus_->c_str(), 1);
+  }
 
   std::string contents() const {
     std::ifstream in(file_, std::ios::binary);
@@ -43,6 +53,7 @@ class VaultTest : public ::testing::Test {
   fs::path file_;
   std::array<unsigned char, kDataKeyBytes> key_{};
   std::array<unsigned char, kDataKeyBytes> out_{};
+  std::optional<std::string> saved_bus_;
 };
 
 TEST_F(VaultTest, AMasterPasswordWrapsTheKeyAndOnlyItUnwrapsIt) {
@@ -106,6 +117,30 @@ TEST_F(VaultTest, DamageIsReportedNotMistakenForAKey) {
   flipped[flipped.size() - 20] ^= 1;
   overwrite(flipped);
   EXPECT_EQ(vault_read(file_, std::string("pw"), out_).error().code, Errc::auth);
+}
+
+TEST_F(VaultTest, WithoutASessionBusNoPasswordMeansAKeyFile) {
+  ASSERT_TRUE(vault_write(file_, key_, std::nullopt));
+  EXPECT_EQ(vault_protection(file_).value(), KeyProtection::key_file);
+  struct stat st {};
+  ASSERT_EQ(::stat(file_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ASSERT_TRUE(vault_read(file_, std::nullopt, out_));
+  EXPECT_EQ(out_, key_);
+
+  ASSERT_TRUE(vault_erase(file_));
+  EXPECT_FALSE(fs::exists(file_));
+  EXPECT_TRUE(vault_erase(file_)) << "erasing what is gone is not an error";
+}
+
+TEST_F(VaultTest, AKeyringVaultIsDamagedWhenItsItemIdIsCut) {
+  // "SOTTOKEY" | 1 | 3 (keyring) | 15 of the 16 bytes of the vault id
+  overwrite(std::string("SOTTOKEY\x01\x03", 10) + std::string(15, 'x'));
+  EXPECT_EQ(vault_protection(file_).value(), KeyProtection::keyring);
+  auto read = vault_read(file_, std::nullopt, out_);
+  ASSERT_FALSE(read);
+  EXPECT_EQ(read.error().code, Errc::io);
+  EXPECT_NE(read.error().message.find("damaged"), std::string::npos);
 }
 
 TEST_F(VaultTest, AnEmptyMasterPasswordIsRefused) {

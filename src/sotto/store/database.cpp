@@ -140,6 +140,9 @@ Result<Database> Database::open(const std::filesystem::path& path, const DataKey
                 db.db_ != nullptr ? sqlite3_errmsg(db.db_) : sqlite3_errstr(rc));
   }
   sqlite3_extended_result_codes(db.db_, 1);
+  // Another sotto process may hold the profile (a `listen` beside a `send`):
+  // wait for its write to finish rather than fail.
+  sqlite3_busy_timeout(db.db_, 10000);
 
   // Before the first write of a new database: 40 reserved bytes per page. On
   // an existing one this only matters to a later VACUUM, which keeps 40.

@@ -4,7 +4,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "sotto/store/store.h"
 
@@ -29,5 +31,42 @@ void unregister_key(const std::string& token);
 // tag does not verify. page_size bytes at page.
 bool decrypt_db_page(const KeyBuffer& key, std::uint32_t pgno, unsigned char* page,
                      std::size_t page_size);
+
+}  // namespace sotto::store::detail
+
+struct sqlite3_stmt;
+
+namespace sotto::store::detail {
+
+// A prepared statement with positional binding; finalized on destruction.
+// Errors go through Database::error, so a damaged page reads as damage.
+class Statement {
+ public:
+  Statement(Database& db, std::string_view sql);
+  ~Statement();
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  Statement& bind(int index, std::string_view text);
+  Statement& bind(int index, std::int64_t value);
+  Statement& bind_null(int index);
+  // Binds text, or NULL when nullopt.
+  Statement& bind_optional(int index, const std::optional<std::string>& text);
+
+  // Steps once: true with a row, false when done.
+  [[nodiscard]] Result<bool> step();
+  // Steps to the end, ignoring rows.
+  [[nodiscard]] Result<void> run();
+
+  std::string text(int column) const;
+  std::int64_t integer(int column) const;
+  bool is_null(int column) const;
+
+ private:
+  Database& db_;
+  sqlite3_stmt* stmt_ = nullptr;
+  int prepare_rc_ = 0;
+  std::string sql_;
+};
 
 }  // namespace sotto::store::detail

@@ -1,5 +1,7 @@
 #include "sotto/store/vault.h"
 
+#include "sotto/store/keyring.h"
+
 #include <fcntl.h>
 #include <sodium.h>
 #include <sys/stat.h>
@@ -9,7 +11,9 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <string>
+#include <system_error>
 
 namespace sotto::store {
 namespace {
@@ -20,10 +24,12 @@ namespace {
 //          salt[16] | nonce[24] | XChaCha20-Poly1305(data key)[32+16],
 //          with everything before the ciphertext as associated data
 //   kind 2 (key file): data key[32]
+//   kind 3 (keyring): vault id[16], the item's "vault" attribute in hex
 constexpr std::string_view kMagic = "SOTTOKEY";
 constexpr unsigned char kVersion = 1;
 constexpr unsigned char kKindPassword = 1;
 constexpr unsigned char kKindKeyFile = 2;
+constexpr unsigned char kKindKeyring = 3;
 constexpr unsigned char kAlgArgon2id13 = 2;
 constexpr std::size_t kSaltBytes = crypto_pwhash_SALTBYTES;
 constexpr std::size_t kNonceBytes = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
@@ -32,6 +38,7 @@ constexpr std::size_t kHeaderBytes = kMagic.size() + 2;
 constexpr std::size_t kPasswordHeaderBytes = kHeaderBytes + 1 + 8 + 8 + kSaltBytes + kNonceBytes;
 constexpr std::size_t kPasswordFileBytes = kPasswordHeaderBytes + kDataKeyBytes + kTagBytes;
 constexpr std::size_t kKeyFileBytes = kHeaderBytes + kDataKeyBytes;
+constexpr std::size_t kKeyringFileBytes = kHeaderBytes + keyring::kVaultIdBytes;
 // A damaged or hostile file must not make us allocate without bound.
 constexpr unsigned long long kMaxOps = 64;
 constexpr std::size_t kMaxMem = std::size_t{1} << 31;
@@ -115,6 +122,52 @@ Result<void> derive(Kek& kek, const std::string& password, const unsigned char* 
   return {};
 }
 
+unsigned char kind_of(const std::string& bytes) {
+  return static_cast<unsigned char>(bytes[kMagic.size() + 1]);
+}
+
+std::optional<keyring::VaultId> keyring_id(const std::string& bytes) {
+  if (kind_of(bytes) != kKindKeyring || bytes.size() != kKeyringFileBytes) return std::nullopt;
+  keyring::VaultId id;
+  std::memcpy(id.data(), bytes.data() + kHeaderBytes, id.size());
+  return id;
+}
+
+// The keyring item the vault in `file` names, if it is a keyring vault.
+std::optional<keyring::VaultId> keyring_id(const std::filesystem::path& file) {
+  auto bytes = read_file(file);
+  if (!bytes) return std::nullopt;
+  auto id = keyring_id(*bytes);
+  sodium_memzero(bytes->data(), bytes->size());
+  return id;
+}
+
+std::string profile_name(const std::filesystem::path& file) {
+  const auto folder = file.parent_path().filename();
+  return folder.empty() ? file.filename().string() : folder.string();
+}
+
+Unexpected keyring_error(const Error& error) {
+  if (error.code == Errc::not_found) return fail(Errc::io, std::string(kKeyringLostKey));
+  return fail(Errc::io, std::string(kKeyringUnavailable), error.message);
+}
+
+// After `file` was rewritten: the item the old vault named must not keep a
+// copy of the key the new vault guards otherwise.
+Result<void> retire(const std::filesystem::path& file, const std::optional<keyring::VaultId>& old) {
+  if (!old) return {};
+  auto erased = keyring::erase(*old);
+  if (!erased)
+    return fail(
+        Errc::io,
+        "the profile's key is stored anew, but the desktop keyring still holds the old copy "
+        "(\"" +
+            keyring::item_label(profile_name(file)) +
+            "\"); unlock the keyring and delete that item",
+        erased.error().message);
+  return {};
+}
+
 }  // namespace
 
 KdfCost default_kdf_cost() {
@@ -128,25 +181,43 @@ KdfCost fastest_kdf_cost() { return {crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_M
 Result<KeyProtection> vault_protection(const std::filesystem::path& file) {
   auto bytes = read_file(file);
   if (!bytes) return tl::unexpected(bytes.error());
-  unsigned char kind = static_cast<unsigned char>((*bytes)[kMagic.size() + 1]);
+  unsigned char kind = kind_of(*bytes);
   sodium_memzero(bytes->data(), bytes->size());
   if (kind == kKindPassword) return KeyProtection::master_password;
+  if (kind == kKindKeyring) return KeyProtection::keyring;
   if (kind == kKindKeyFile) return KeyProtection::key_file;
   return tl::unexpected(damaged(file));
 }
 
 Result<void> vault_write(const std::filesystem::path& file,
                          std::span<const unsigned char, kDataKeyBytes> key,
-                         const std::optional<std::string>& master_password, KdfCost cost) {
+                         const std::optional<std::string>& master_password, KdfCost cost,
+                         bool use_keyring) {
   if (!sodium_ready()) return fail(Errc::io, "libsodium could not start");
+  if (master_password && master_password->empty())
+    return fail(Errc::invalid_argument, "the master password is empty");
+  const auto old_item = keyring_id(file);
   std::string out(kMagic);
   out.push_back(static_cast<char>(kVersion));
+  if (!master_password && use_keyring) {
+    keyring::VaultId id;
+    randombytes_buf(id.data(), id.size());
+    if (keyring::store(id, keyring::item_label(profile_name(file)), key)) {
+      out.push_back(static_cast<char>(kKindKeyring));
+      out.append(reinterpret_cast<const char*>(id.data()), id.size());
+      if (auto written = write_atomically(file, out); !written) {
+        (void)keyring::erase(id);
+        return written;
+      }
+      return retire(file, old_item);
+    }
+  }
   if (!master_password) {
     out.push_back(static_cast<char>(kKindKeyFile));
     out.append(reinterpret_cast<const char*>(key.data()), key.size());
-    return write_atomically(file, out);
+    if (auto written = write_atomically(file, out); !written) return written;
+    return retire(file, old_item);
   }
-  if (master_password->empty()) return fail(Errc::invalid_argument, "the master password is empty");
   out.push_back(static_cast<char>(kKindPassword));
   out.push_back(static_cast<char>(kAlgArgon2id13));
   put_u64(out, cost.ops);
@@ -165,7 +236,8 @@ Result<void> vault_write(const std::filesystem::path& file,
                                              reinterpret_cast<const unsigned char*>(out.data()),
                                              out.size(), nullptr, nonce, kek.bytes);
   out.append(reinterpret_cast<const char*>(sealed), sealed_length);
-  return write_atomically(file, out);
+  if (auto written = write_atomically(file, out); !written) return written;
+  return retire(file, old_item);
 }
 
 Result<void> vault_read(const std::filesystem::path& file,
@@ -181,6 +253,12 @@ Result<void> vault_read(const std::filesystem::path& file,
     std::string& s;
     ~Wipe() { sodium_memzero(s.data(), s.size()); }
   } wipe{bytes};
+  if (kind == kKindKeyring) {
+    const auto id = keyring_id(bytes);
+    if (!id) return tl::unexpected(damaged(file));
+    if (auto found = keyring::lookup(*id, key_out); !found) return keyring_error(found.error());
+    return {};
+  }
   if (kind == kKindKeyFile) {
     if (bytes.size() != kKeyFileBytes) return tl::unexpected(damaged(file));
     std::memcpy(key_out.data(), in + kHeaderBytes, kDataKeyBytes);
@@ -207,6 +285,16 @@ Result<void> vault_read(const std::filesystem::path& file,
     sodium_memzero(key_out.data(), key_out.size());
     return fail(Errc::auth, "the master password is wrong");
   }
+  return {};
+}
+
+Result<void> vault_erase(const std::filesystem::path& file) {
+  if (const auto item = keyring_id(file)) {
+    if (auto erased = keyring::erase(*item); !erased) return keyring_error(erased.error());
+  }
+  std::error_code error;
+  std::filesystem::remove(file, error);
+  if (error) return fail(Errc::io, "could not delete " + file.string() + ": " + error.message());
   return {};
 }
 
