@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <filesystem>
 #include <limits>
 #include <string>
 #include <string_view>
@@ -63,6 +64,35 @@ int contact_requests(Context& ctx, const ParsedArgs& args);
 int status(Context& ctx, const ParsedArgs& args);
 int send(Context& ctx, const ParsedArgs& args);
 int listen(Context& ctx, const ParsedArgs& args);
+
+// The profile and history (profile_commands.cpp).
+int profile_info(Context& ctx, const ParsedArgs& args);
+int profile_passwd(Context& ctx, const ParsedArgs& args);
+int profile_lock(Context& ctx, const ParsedArgs& args);
+int history_list(Context& ctx, const ParsedArgs& args);
+int history_show(Context& ctx, const ParsedArgs& args);
+int history_search(Context& ctx, const ParsedArgs& args);
+int history_delete(Context& ctx, const ParsedArgs& args);
+int history_calls(Context& ctx, const ParsedArgs& args);
+int history_log(Context& ctx, const ParsedArgs& args);
+
+// Before the command runs: creates a new profile (without a master password,
+// saying so on stderr) or asks for the master password and unlocks it.
+// Returns kExitOk or the exit status to end with.
+int prepare_profile(Context& ctx, const ParsedArgs& args);
+
+// While it lives, marks this process as one that keeps the profile open, so
+// that `sotto profile lock` can end it.
+class SessionMarker {
+ public:
+  explicit SessionMarker(const app::Engine& engine);
+  ~SessionMarker();
+  SessionMarker(const SessionMarker&) = delete;
+  SessionMarker& operator=(const SessionMarker&) = delete;
+
+ private:
+  std::filesystem::path file_;
+};
 
 // `sotto rpc` (rpc.cpp).
 int rpc(Context& ctx, const ParsedArgs& args);

@@ -124,4 +124,43 @@ std::string dump_line(const json& value) {
   return value.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
+json history_json(const app::HistoryMessage& m) {
+  json out{{"row", m.row},           {"account", m.account},
+           {"peer", m.peer},         {"id", m.id},
+           {"body", m.body},         {"time", iso8601_utc(m.time)},
+           {"outgoing", m.outgoing}, {"encrypted", m.encrypted}};
+  if (!m.resource.empty()) out["resource"] = m.resource;
+  if (m.state) out["state"] = std::string(app::to_string(*m.state));
+  return out;
+}
+
+json conversation_json(const app::ConversationSummary& c) {
+  return json{{"account", c.account},
+              {"peer", c.peer},
+              {"messages", c.messages},
+              {"last", iso8601_utc(c.last)}};
+}
+
+json call_json(const app::CallEntry& call) {
+  json out{{"row", call.row},           {"account", call.account},          {"peer", call.peer},
+           {"outgoing", call.outgoing}, {"start", iso8601_utc(call.start)}, {"reason", call.reason},
+           {"secured", call.secured}};
+  if (call.end) out["end"] = iso8601_utc(*call.end);
+  return out;
+}
+
+json profile_json(const app::ProfileInfo& info) {
+  json out{{"dir", info.dir.string()},
+           {"protection", std::string(app::to_string(info.protection))},
+           {"unlocked", info.unlocked},
+           {"log_history", info.log_history}};
+  if (info.unlocked) {
+    out["accounts"] = info.accounts;
+    out["messages"] = info.messages;
+    out["calls"] = info.calls;
+    out["bytes_on_disk"] = info.bytes_on_disk;
+  }
+  return out;
+}
+
 }  // namespace sotto::cli

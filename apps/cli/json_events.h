@@ -20,6 +20,12 @@ nlohmann::json account_json(const app::AccountSettings& account, app::AccountSta
 // {"errc": "certificate", "message": "...", "detail": "..."}; detail only when set.
 nlohmann::json error_json(const Error& error);
 
+// History and the profile, for `sotto rpc` and `sotto history ... --json`.
+nlohmann::json history_json(const app::HistoryMessage& message);
+nlohmann::json conversation_json(const app::ConversationSummary& conversation);
+nlohmann::json call_json(const app::CallEntry& call);
+nlohmann::json profile_json(const app::ProfileInfo& info);
+
 // "2026-11-27T12:01:02.345Z"
 std::string iso8601_utc(std::chrono::system_clock::time_point time);
 

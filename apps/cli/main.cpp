@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <csignal>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,11 +19,9 @@
 namespace sotto::cli {
 namespace {
 
-const OptionSpec kPasswordStdin{"password-stdin"};
-
 std::vector<OptionSpec> server_options(std::vector<OptionSpec> more) {
-  std::vector<OptionSpec> options{{"host", true}, {"port", true}, {"direct-tls"},
-                                  {"pin", true},  {"remember"},   kPasswordStdin};
+  std::vector<OptionSpec> options{
+      {"host", true}, {"port", true}, {"direct-tls"}, {"pin", true}, {"remember"}};
   options.insert(options.end(), more.begin(), more.end());
   return options;
 }
@@ -63,6 +62,8 @@ void print_help(std::ostream& out) {
       out << '\n'
           << (heading == "account"   ? "Accounts"
               : heading == "contact" ? "Contacts"
+              : heading == "profile" ? "The profile (encrypted, with your history)"
+              : heading == "history" ? "History"
                                      : "Messages and events")
           << ":\n";
     }
@@ -74,6 +75,9 @@ void print_help(std::ostream& out) {
          "                   $XDG_DATA_HOME/sotto/NAME\n"
          "  -v, --verbose    log what happens to stderr\n"
          "  --debug          log in detail to stderr (never passwords or messages)\n"
+         "  --password-stdin read passwords from standard input, one per line: the\n"
+         "                   master password first (when the profile has one), then\n"
+         "                   the account's\n"
          "  --version        print the version\n"
          "\n"
          "Passwords are asked for on the terminal unless the account remembers one,\n"
@@ -186,14 +190,20 @@ int run(const std::vector<std::string>& args) {
   }
   Session session(io, engine);
   Context ctx{profile, engine, session, *command};
+  if (int ready = prepare_profile(ctx, *parsed); ready != kExitOk) return ready;
+  std::optional<SessionMarker> marker;
+  if (command->words == "listen" || command->words == "status" || command->words == "rpc") {
+    marker.emplace(engine);
+  }
   return command->run(ctx, *parsed);
 }
 
 }  // namespace
 
 const std::vector<OptionSpec>& global_options() {
-  static const std::vector<OptionSpec> options{
-      {"profile", true}, {"verbose", false, 'v'}, {"debug"}, {"help", false, 'h'}, {"version"}};
+  static const std::vector<OptionSpec> options{{"profile", true}, {"verbose", false, 'v'},
+                                               {"debug"},         {"help", false, 'h'},
+                                               {"version"},       {"password-stdin"}};
   return options;
 }
 
@@ -221,7 +231,7 @@ const std::vector<Command>& commands() {
        "ADDRESS [--password-stdin]",
        "Change an account's password on its server. With --password-stdin: the current "
        "password\n      (unless remembered), then the new one, one per line.",
-       {kPasswordStdin},
+       {},
        1,
        1,
        account_passwd},
@@ -235,63 +245,128 @@ const std::vector<Command>& commands() {
       {"contact add",
        "ACCOUNT ADDRESS [--name N] [--group G]... [--password-stdin]",
        "Add a contact and ask to see their presence.",
-       {{"name", true}, {"group", true}, kPasswordStdin},
+       {{"name", true}, {"group", true}},
        2,
        2,
        contact_add},
       {"contact list",
        "ACCOUNT [--password-stdin]",
        "Show the contacts by group, with subscription and presence.",
-       {kPasswordStdin},
+       {},
        1,
        1,
        contact_list},
       {"contact remove",
        "ACCOUNT ADDRESS [--password-stdin]",
        "Remove a contact.",
-       {kPasswordStdin},
+       {},
        2,
        2,
        contact_remove},
       {"contact authorize",
        "ACCOUNT ADDRESS [--password-stdin]",
        "Let someone who asked see your presence.",
-       {kPasswordStdin},
+       {},
        2,
        2,
        contact_authorize},
       {"contact deny",
        "ACCOUNT ADDRESS [--password-stdin]",
        "Refuse someone's request to see your presence.",
-       {kPasswordStdin},
+       {},
        2,
        2,
        contact_deny},
       {"contact requests",
        "ACCOUNT [--password-stdin]",
        "List who is waiting for you to authorize them.",
-       {kPasswordStdin},
+       {},
        1,
        1,
        contact_requests},
+      {"profile info",
+       "[--json]",
+       "Show where the profile is, how its key is protected, and what it holds.",
+       {{"json"}},
+       0,
+       0,
+       profile_info},
+      {"profile passwd",
+       "[--remove] [--password-stdin]",
+       "Set, change or (--remove) remove the master password. With --password-stdin: the\n"
+       "      current one (if any), then the new one, one per line.",
+       {{"remove"}},
+       0,
+       0,
+       profile_passwd},
+      {"profile lock",
+       "",
+       "End every sotto session using this profile (listen, status, rpc): they go\n"
+       "      offline and wipe the key from memory.",
+       {},
+       0,
+       0,
+       profile_lock},
+      {"history list",
+       "[--json]",
+       "List the conversations in history, the most recent first.",
+       {{"json"}},
+       0,
+       0,
+       history_list},
+      {"history show",
+       "ACCOUNT CONTACT [--limit N] [--before #N] [--json]",
+       "Show a conversation, a page at a time (the latest 50 by default).",
+       {{"limit", true}, {"before", true}, {"json"}},
+       2,
+       2,
+       history_show},
+      {"history search",
+       "WORDS... [--limit N] [--json]",
+       "Find messages with all these words (or words starting with them).",
+       {{"limit", true}, {"json"}},
+       1,
+       kMany,
+       history_search},
+      {"history delete",
+       "ACCOUNT CONTACT | --all | --calls",
+       "Delete a conversation, all chat history, or the call list, for good.",
+       {{"all"}, {"calls"}},
+       0,
+       2,
+       history_delete},
+      {"history calls",
+       "[--limit N] [--json]",
+       "List past calls, the most recent first.",
+       {{"limit", true}, {"json"}},
+       0,
+       0,
+       history_calls},
+      {"history log",
+       "on|off [ACCOUNT CONTACT]",
+       "Turn chat history logging on or off, for everyone or for one contact.",
+       {},
+       1,
+       3,
+       history_log},
       {"status",
        "ACCOUNT available|chat|away|xa|dnd|offline [TEXT...] [--password-stdin]",
        "Go online with this presence and stay until Ctrl-C.",
-       {kPasswordStdin},
+       {},
        2,
        kMany,
        status},
       {"send",
        "ACCOUNT ADDRESS TEXT...|- [--wait-delivered] [--timeout S] [--password-stdin]",
        "Send a message (\"-\": read it from stdin); prints its id once the server has it.",
-       {{"wait-delivered"}, {"timeout", true}, kPasswordStdin},
+       {{"wait-delivered"}, {"timeout", true}},
        3,
        kMany,
        send},
       {"listen",
        "[ACCOUNT...] [--json] [--password-stdin]",
        "Go online (all accounts by default) and print every event until Ctrl-C.",
-       {{"json"}, kPasswordStdin},
+       {{"json"}},
        0,
        kMany,
        listen},

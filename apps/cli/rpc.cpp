@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
 #include <deque>
 #include <map>
 #include <memory>
@@ -178,6 +179,22 @@ class Params {
     return value->get<bool>();
   }
 
+  std::optional<std::int64_t> integer(const char* key, std::int64_t min, std::int64_t max) {
+    const json* value = find(key);
+    if (value == nullptr) return std::nullopt;
+    if (!value->is_number_integer() || value->get<int64_t>() < min || value->get<int64_t>() > max) {
+      throw InvalidParams{std::string("'") + key + "' must be a whole number from " +
+                          std::to_string(min) + " to " + std::to_string(max)};
+    }
+    return value->get<int64_t>();
+  }
+
+  bool required_flag(const char* key) {
+    const json* value = find(key);
+    if (value == nullptr) throw InvalidParams{std::string("'") + key + "' is required"};
+    return flag(key);
+  }
+
   uint16_t port(const char* key) {
     const json* value = find(key);
     if (value == nullptr) return 0;
@@ -293,6 +310,19 @@ class RpcServer {
         {"presence.set", {&RpcServer::presence_set, {"account", "availability", "status"}}},
         {"message.send", {&RpcServer::message_send, {"account", "to", "body"}}},
         {"engine.unacked", {&RpcServer::engine_unacked, {}}},
+        {"profile.info", {&RpcServer::profile_info, {}}},
+        {"profile.unlock", {&RpcServer::profile_unlock, {"password"}}},
+        {"profile.lock", {&RpcServer::profile_lock, {}}},
+        {"profile.passwd", {&RpcServer::profile_passwd, {"current", "new"}}},
+        {"profile.check", {&RpcServer::profile_check, {}}},
+        {"history.list", {&RpcServer::history_list, {}}},
+        {"history.show", {&RpcServer::history_show, {"account", "peer", "before", "limit"}}},
+        {"history.search", {&RpcServer::history_search, {"words", "limit"}}},
+        {"history.delete", {&RpcServer::history_delete, {"account", "peer", "all"}}},
+        {"history.calls", {&RpcServer::history_calls, {"limit"}}},
+        {"history.deleteCalls", {&RpcServer::history_delete_calls, {}}},
+        {"history.logging", {&RpcServer::history_logging, {"account", "peer"}}},
+        {"history.setLogging", {&RpcServer::history_set_logging, {"on", "account", "peer"}}},
         {"shutdown", {&RpcServer::shutdown_method, {}}},
     };
     return table;
@@ -399,6 +429,10 @@ class RpcServer {
     }
     if (shutting_down_ && name != "shutdown") {
       return reply.error(Error{Errc::cancelled, "sotto is shutting down", {}});
+    }
+    if (!engine_.unlocked() && !name.starts_with("profile.") && name != "shutdown" &&
+        name != "engine.unacked") {
+      return reply.error(Error{Errc::not_allowed, "the profile is locked", {}});
     }
     Params access(params);
     try {
@@ -637,6 +671,136 @@ class RpcServer {
   }
 
   void shutdown_method(Params&, const Reply& reply) { shutdown(reply); }
+
+  // --- profile ---------------------------------------------------------------------
+
+  void profile_info(Params&, const Reply& reply) {
+    auto info = engine_.profile_info();
+    if (!info) return reply.error(info.error());
+    reply.ok(profile_json(*info));
+  }
+
+  void profile_unlock(Params& p, const Reply& reply) {
+    Secret password = p.required_secret("password");
+    if (auto unlocked = engine_.unlock(password.value); !unlocked) {
+      return reply.error(unlocked.error());
+    }
+    profile_info(p, reply);
+  }
+
+  void profile_lock(Params& p, const Reply& reply) {
+    engine_.lock();
+    last_error_.clear();
+    profile_info(p, reply);
+  }
+
+  void profile_passwd(Params& p, const Reply& reply) {
+    std::optional<Secret> current = p.secret("current");
+    std::optional<Secret> next = p.secret("new");
+    auto text = [](const std::optional<Secret>& s) -> std::optional<std::string> {
+      if (!s) return std::nullopt;
+      return s->value;
+    };
+    Result<void> done = engine_.protection() == app::ProfileProtection::none
+                            ? engine_.create_profile(text(next))
+                            : engine_.change_master_password(text(current), text(next));
+    if (!done) return reply.error(done.error());
+    profile_info(p, reply);
+  }
+
+  void profile_check(Params&, const Reply& reply) { reply.done()(engine_.check_profile()); }
+
+  // --- history ---------------------------------------------------------------------
+
+  static constexpr std::int64_t kMaxPage = 10000;
+
+  static json messages_json(const std::vector<app::HistoryMessage>& messages) {
+    json out = json::array();
+    for (const auto& m : messages) out.push_back(history_json(m));
+    return out;
+  }
+
+  void history_list(Params&, const Reply& reply) {
+    auto list = engine_.conversations();
+    if (!list) return reply.error(list.error());
+    json out = json::array();
+    for (const auto& c : *list) out.push_back(conversation_json(c));
+    reply.ok(std::move(out));
+  }
+
+  void history_show(Params& p, const Reply& reply) {
+    const std::string account = p.string("account");
+    const std::string peer = p.string("peer");
+    auto before = p.integer("before", 1, INT64_MAX);
+    auto limit = p.integer("limit", 1, kMaxPage).value_or(50);
+    auto page = engine_.history(account, peer, before, static_cast<std::size_t>(limit));
+    if (!page) return reply.error(page.error());
+    reply.ok(messages_json(*page));
+  }
+
+  void history_search(Params& p, const Reply& reply) {
+    const std::string words = p.string("words");
+    auto limit = p.integer("limit", 1, kMaxPage).value_or(50);
+    auto hits = engine_.search_history(words, static_cast<std::size_t>(limit));
+    if (!hits) return reply.error(hits.error());
+    reply.ok(messages_json(*hits));
+  }
+
+  void history_delete(Params& p, const Reply& reply) {
+    const bool all = p.flag("all");
+    auto account = p.optional_string("account");
+    auto peer = p.optional_string("peer");
+    if (all == (account || peer) || (!all && !(account && peer))) {
+      throw InvalidParams{"give 'account' and 'peer', or 'all': true"};
+    }
+    auto deleted = all ? engine_.delete_all_history() : engine_.delete_history(*account, *peer);
+    if (!deleted) return reply.error(deleted.error());
+    reply.ok(json{{"deleted", *deleted}});
+  }
+
+  void history_calls(Params& p, const Reply& reply) {
+    auto limit = p.integer("limit", 1, kMaxPage).value_or(50);
+    auto calls = engine_.call_history(static_cast<std::size_t>(limit));
+    if (!calls) return reply.error(calls.error());
+    json out = json::array();
+    for (const auto& c : *calls) out.push_back(call_json(c));
+    reply.ok(std::move(out));
+  }
+
+  void history_delete_calls(Params&, const Reply& reply) {
+    auto deleted = engine_.delete_call_history();
+    if (!deleted) return reply.error(deleted.error());
+    reply.ok(json{{"deleted", *deleted}});
+  }
+
+  void history_logging(Params& p, const Reply& reply) {
+    auto account = p.optional_string("account");
+    auto peer = p.optional_string("peer");
+    if (account.has_value() != peer.has_value()) {
+      throw InvalidParams{"give both 'account' and 'peer', or neither"};
+    }
+    json out{{"global", engine_.log_history()}};
+    if (account) {
+      auto own = engine_.contact_log_history(*account, *peer);
+      if (!own) return reply.error(own.error());
+      out["contact"] = *own;
+      out["on"] = *own && engine_.log_history();
+    } else {
+      out["on"] = engine_.log_history();
+    }
+    reply.ok(std::move(out));
+  }
+
+  void history_set_logging(Params& p, const Reply& reply) {
+    const bool on = p.required_flag("on");
+    auto account = p.optional_string("account");
+    auto peer = p.optional_string("peer");
+    if (account.has_value() != peer.has_value()) {
+      throw InvalidParams{"give both 'account' and 'peer', or neither"};
+    }
+    reply.done()(account ? engine_.set_contact_log_history(*account, *peer, on)
+                         : engine_.set_log_history(on));
+  }
 
   Context& ctx_;
   app::Engine& engine_;

@@ -85,6 +85,9 @@ RpcProcess::RpcProcess(std::string sotto_path, std::vector<std::string> args,
   for (auto& arg : argv_strings) argv.push_back(arg.data());
   argv.push_back(nullptr);
 
+  // A test's profile never reaches the developer's desktop keyring: without a
+  // session bus a profile without master password keeps its key in a file.
+  env.emplace("DBUS_SESSION_BUS_ADDRESS", "");
   std::vector<std::string> env_strings;
   for (char** e = environ; *e != nullptr; ++e) {
     std::string entry(*e);

@@ -58,6 +58,59 @@ struct Contact {
   std::string status;
 };
 
+enum class DeliveryState { queued, sent, delivered, failed };
+std::string_view to_string(DeliveryState state);
+std::optional<DeliveryState> parse_delivery_state(std::string_view text);
+
+// The encrypted profile and its history (see docs/storage.md).
+
+// What guards the profile's data key; `none` while the profile does not exist.
+enum class ProfileProtection { none, master_password, keyring, key_file };
+std::string_view to_string(ProfileProtection protection);
+
+struct ProfileInfo {
+  std::filesystem::path dir;
+  ProfileProtection protection = ProfileProtection::none;
+  bool unlocked = false;
+  bool log_history = true;  // the global switch
+  // Known only while unlocked:
+  std::int64_t accounts = 0;
+  std::int64_t messages = 0;
+  std::int64_t calls = 0;
+  std::uint64_t bytes_on_disk = 0;
+};
+
+struct HistoryMessage {
+  std::int64_t row = 0;  // position in history; pass as `before` to page back
+  std::string account;
+  std::string peer;
+  std::string resource;
+  std::string id;
+  std::string body;
+  std::chrono::system_clock::time_point time;
+  bool outgoing = false;
+  bool encrypted = false;
+  std::optional<DeliveryState> state;  // outgoing messages only
+};
+
+struct ConversationSummary {
+  std::string account;
+  std::string peer;
+  std::int64_t messages = 0;
+  std::chrono::system_clock::time_point last;
+};
+
+struct CallEntry {
+  std::int64_t row = 0;
+  std::string account;
+  std::string peer;
+  bool outgoing = false;
+  std::chrono::system_clock::time_point start;
+  std::optional<std::chrono::system_clock::time_point> end;
+  std::string reason;
+  bool secured = false;
+};
+
 // ---------------------------------------------------------------------------
 // Events (one stream; each carries the account it concerns)
 
@@ -104,8 +157,6 @@ struct MessageReceived {
   bool delayed = false;
   bool from_archive = false;
 };
-enum class DeliveryState { queued, sent, delivered, failed };
-std::string_view to_string(DeliveryState state);
 struct MessageStateChanged {
   std::string account;
   std::string peer;
@@ -194,9 +245,55 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  // Reads the profile. Must be called once before anything else.
+  // Finds the profile and opens it when no master password guards it (then
+  // imports and removes an interim profile.json). Must be called once before
+  // anything else. A new profile is not created here: see create_profile().
   [[nodiscard]] Result<void> open();
   const std::filesystem::path& profile_dir() const;
+
+  // --- The profile: everything below it needs an unlocked profile.
+  ProfileProtection protection() const;
+  bool unlocked() const;
+  // Creates the profile, under the master password when given (Argon2id,
+  // about half a second), else in the desktop keyring or a key file.
+  [[nodiscard]] Result<void> create_profile(std::optional<std::string> master_password);
+  // Wrong password: Errc::auth, nothing changes.
+  [[nodiscard]] Result<void> unlock(std::string master_password);
+  // Disconnects every account, closes the database and wipes the key and the
+  // remembered passwords from memory.
+  void lock();
+  // Sets (current = nullopt when there is none), changes or (next = nullopt)
+  // removes the master password. Rewraps the key only.
+  [[nodiscard]] Result<void> change_master_password(std::optional<std::string> current,
+                                                    std::optional<std::string> next);
+  [[nodiscard]] Result<ProfileInfo> profile_info();
+  // Reads every page of the profile and checks its structure.
+  [[nodiscard]] Result<void> check_profile();
+
+  // --- History. Messages are logged unless the global switch or the
+  // contact's own is off; then nothing of that conversation touches the disk.
+  bool log_history() const;
+  [[nodiscard]] Result<void> set_log_history(bool on);
+  [[nodiscard]] Result<bool> contact_log_history(const std::string& account,
+                                                 const std::string& peer);
+  [[nodiscard]] Result<void> set_contact_log_history(const std::string& account,
+                                                     const std::string& peer, bool on);
+  // Up to `limit` messages before row `before` (the newest when nullopt),
+  // oldest first.
+  [[nodiscard]] Result<std::vector<HistoryMessage>> history(const std::string& account,
+                                                            const std::string& peer,
+                                                            std::optional<std::int64_t> before,
+                                                            std::size_t limit);
+  [[nodiscard]] Result<std::vector<ConversationSummary>> conversations();
+  // All the words, as prefixes, anywhere in history; newest first.
+  [[nodiscard]] Result<std::vector<HistoryMessage>> search_history(const std::string& words,
+                                                                   std::size_t limit);
+  // Deleting erases the text from the profile's free pages and WAL too.
+  [[nodiscard]] Result<std::int64_t> delete_history(const std::string& account,
+                                                    const std::string& peer);
+  [[nodiscard]] Result<std::int64_t> delete_all_history();
+  [[nodiscard]] Result<std::vector<CallEntry>> call_history(std::size_t limit);
+  [[nodiscard]] Result<std::int64_t> delete_call_history();
 
   // Events are delivered on the core thread, in order.
   using Subscription = std::size_t;

@@ -1,14 +1,7 @@
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <fstream>
-#include <sstream>
-
-#include <nlohmann/json.hpp>
 
 #include "sotto/app/app.h"
+#include "sotto/app/engine_impl.h"
 #include "sotto/app/xmpp_provider.h"
 #include "sotto/xmpp/xmpp.h"
 
@@ -16,82 +9,6 @@ namespace sotto::app {
 namespace {
 
 constexpr std::string_view kLog = "app";
-constexpr int kProfileVersion = 1;
-
-// The interim profile (until the encrypted store lands): one JSON file, 0600,
-// written atomically. Passwords appear in it only for accounts whose user
-// asked Sotto to remember them.
-struct StoredAccount {
-  AccountSettings settings;
-  std::string password;  // empty unless remembered
-};
-
-Result<std::vector<StoredAccount>> read_profile(const std::filesystem::path& file) {
-  std::vector<StoredAccount> accounts;
-  std::ifstream in(file);
-  if (!in) return accounts;  // a new profile
-  std::stringstream text;
-  text << in.rdbuf();
-  auto json = nlohmann::json::parse(text.str(), nullptr, false);
-  if (json.is_discarded() || !json.is_object())
-    return fail(Errc::io, "the profile file " + file.string() + " is damaged");
-  for (const auto& a : json.value("accounts", nlohmann::json::array())) {
-    if (!a.is_object()) continue;
-    StoredAccount account;
-    account.settings.protocol = a.value("protocol", "xmpp");
-    account.settings.address = a.value("address", "");
-    account.settings.host = a.value("host", "");
-    account.settings.port = a.value("port", 0);
-    account.settings.direct_tls = a.value("direct_tls", false);
-    account.settings.pinned_cert_sha256 = a.value("pinned_cert_sha256", "");
-    account.settings.remember_password = a.value("remember_password", false);
-    if (account.settings.remember_password) account.password = a.value("password", "");
-    if (account.settings.address.empty()) continue;
-    accounts.push_back(std::move(account));
-  }
-  return accounts;
-}
-
-Result<void> write_profile(const std::filesystem::path& file,
-                           const std::vector<StoredAccount>& accounts) {
-  nlohmann::json json;
-  json["version"] = kProfileVersion;
-  json["accounts"] = nlohmann::json::array();
-  for (const auto& account : accounts) {
-    const AccountSettings& s = account.settings;
-    nlohmann::json a{{"protocol", s.protocol},
-                     {"address", s.address},
-                     {"host", s.host},
-                     {"port", s.port},
-                     {"direct_tls", s.direct_tls},
-                     {"pinned_cert_sha256", s.pinned_cert_sha256},
-                     {"remember_password", s.remember_password}};
-    if (s.remember_password && !account.password.empty()) a["password"] = account.password;
-    json["accounts"].push_back(std::move(a));
-  }
-  std::string text = json.dump(2);
-  std::filesystem::path temp = file;
-  temp += ".tmp";
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return fail(Errc::io, "could not write the profile: " + std::string(strerror(errno)));
-  ::fchmod(fd, 0600);
-  std::size_t written = 0;
-  while (written < text.size()) {
-    ssize_t n = ::write(fd, text.data() + written, text.size() - written);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      ::close(fd);
-      return fail(Errc::io, "could not write the profile: " + std::string(strerror(errno)));
-    }
-    written += static_cast<std::size_t>(n);
-  }
-  ::fsync(fd);
-  ::close(fd);
-  secure_wipe(text);
-  if (::rename(temp.c_str(), file.c_str()) != 0)
-    return fail(Errc::io, "could not write the profile: " + std::string(strerror(errno)));
-  return {};
-}
 
 Result<AccountSettings> validate(AccountSettings settings) {
   if (settings.protocol != "xmpp")
@@ -172,89 +89,57 @@ std::string_view to_string(DeliveryState state) {
   return "?";
 }
 
-struct Engine::Impl {
-  asio::io_context& io;
-  std::string profile;
-  std::optional<std::filesystem::path> data_home;
-  std::filesystem::path dir;
-  std::filesystem::path file;
-  bool opened = false;
-  std::vector<StoredAccount> accounts;
-  std::map<std::string, std::unique_ptr<Provider>> providers;
-  std::map<Subscription, std::function<void(const Event&)>> handlers;
-  Subscription next_handler = 1;
-
-  Impl(asio::io_context& io_context, std::string name, std::optional<std::filesystem::path> home)
-      : io(io_context), profile(std::move(name)), data_home(std::move(home)) {}
-
-  ~Impl() {
-    for (auto& account : accounts) secure_wipe(account.password);
+void Engine::Impl::emit(const Event& event) {
+  record(event);
+  // Handlers may unsubscribe while we iterate: walk a snapshot of the ids.
+  std::vector<Subscription> ids;
+  for (const auto& [id, handler] : handlers) ids.push_back(id);
+  for (Subscription id : ids) {
+    auto it = handlers.find(id);
+    if (it != handlers.end()) it->second(event);
   }
+}
 
-  void emit(const Event& event) {
-    // Handlers may unsubscribe while we iterate: walk a snapshot of the ids.
-    std::vector<Subscription> ids;
-    for (const auto& [id, handler] : handlers) ids.push_back(id);
-    for (Subscription id : ids) {
-      auto it = handlers.find(id);
-      if (it != handlers.end()) it->second(event);
-    }
+StoredAccount* Engine::Impl::find(const std::string& address) {
+  auto jid = Jid::parse(address);
+  std::string key = jid ? jid->bare_str() : address;
+  for (auto& account : accounts) {
+    if (account.settings.address == key) return &account;
   }
+  return nullptr;
+}
 
-  StoredAccount* find(const std::string& address) {
-    auto jid = Jid::parse(address);
-    std::string key = jid ? jid->bare_str() : address;
-    for (auto& account : accounts) {
-      if (account.settings.address == key) return &account;
-    }
-    return nullptr;
+Provider* Engine::Impl::provider(const std::string& address) {
+  auto jid = Jid::parse(address);
+  auto it = providers.find(jid ? jid->bare_str() : address);
+  return it == providers.end() ? nullptr : it->second.get();
+}
+
+Result<Provider*> Engine::Impl::online_provider(const std::string& account) {
+  if (auto ok = require_unlocked(); !ok) return tl::unexpected(ok.error());
+  Provider* p = provider(account);
+  if (p == nullptr || p->state() != AccountState::online) {
+    if (find(account) == nullptr) return fail(Errc::not_found, "no account " + account);
+    return fail(Errc::not_connected, account + " is offline");
   }
+  return p;
+}
 
-  Result<void> save() { return write_profile(file, accounts); }
-
-  Provider* provider(const std::string& address) {
-    auto jid = Jid::parse(address);
-    auto it = providers.find(jid ? jid->bare_str() : address);
-    return it == providers.end() ? nullptr : it->second.get();
-  }
-
-  Result<Provider*> online_provider(const std::string& account) {
-    Provider* p = provider(account);
-    if (p == nullptr || p->state() != AccountState::online) {
-      if (find(account) == nullptr) return fail(Errc::not_found, "no account " + account);
-      return fail(Errc::not_connected, account + " is offline");
-    }
-    return p;
-  }
-
-  template <class Capability>
-  Result<Capability*> capability(const std::string& account, std::string_view missing) {
-    auto p = online_provider(account);
-    if (!p) return tl::unexpected(p.error());
-    auto* c = (*p)->get<Capability>();
-    if (c == nullptr) return fail(Errc::not_supported, std::string(missing));
-    return c;
-  }
-
-  Result<Roster*> roster(const std::string& account) {
-    return capability<Roster>(account, "this account has no contact list");
-  }
-
-  std::unique_ptr<Provider> make_provider(const StoredAccount& account, std::string password) {
-    auto provider =
-        std::make_unique<XmppProvider>(io.get_executor(), account.settings, std::move(password),
-                                       [this](Event event) { emit(event); });
-    std::string address = account.settings.address;
-    provider->on_password_changed = [this, address](const std::string& new_password) {
-      StoredAccount* stored = find(address);
-      if (stored == nullptr || !stored->settings.remember_password) return;
-      secure_wipe(stored->password);
-      stored->password = new_password;
-      if (auto saved = save(); !saved) log::error(kLog, saved.error().message);
-    };
-    return provider;
-  }
-};
+std::unique_ptr<Provider> Engine::Impl::make_provider(const StoredAccount& account,
+                                                      std::string password) {
+  auto provider =
+      std::make_unique<XmppProvider>(io.get_executor(), account.settings, std::move(password),
+                                     [this](Event event) { emit(event); });
+  std::string address = account.settings.address;
+  provider->on_password_changed = [this, address](const std::string& new_password) {
+    StoredAccount* stored = find(address);
+    if (stored == nullptr || !stored->settings.remember_password) return;
+    secure_wipe(stored->password);
+    stored->password = new_password;
+    if (auto saved = persist(*stored); !saved) log::error(kLog, saved.error().message);
+  };
+  return provider;
+}
 
 Engine::Engine(asio::io_context& io, std::string profile,
                std::optional<std::filesystem::path> data_home)
@@ -263,29 +148,6 @@ Engine::Engine(asio::io_context& io, std::string profile,
 Engine::~Engine() {
   for (auto& [address, provider] : impl_->providers) provider->disconnect();
 }
-
-Result<void> Engine::open() {
-  if (impl_->opened) return {};
-  if (impl_->data_home) {
-    std::error_code ec;
-    impl_->dir = *impl_->data_home / "sotto" / impl_->profile;
-    std::filesystem::create_directories(impl_->dir, ec);
-    if (ec) return fail(Errc::io, "could not create " + impl_->dir.string() + ": " + ec.message());
-    ::chmod(impl_->dir.c_str(), 0700);
-  } else {
-    auto dir = paths::profile_dir(impl_->profile, true);
-    if (!dir) return tl::unexpected(dir.error());
-    impl_->dir = *dir;
-  }
-  impl_->file = impl_->dir / "profile.json";
-  auto accounts = read_profile(impl_->file);
-  if (!accounts) return tl::unexpected(accounts.error());
-  impl_->accounts = std::move(*accounts);
-  impl_->opened = true;
-  return {};
-}
-
-const std::filesystem::path& Engine::profile_dir() const { return impl_->dir; }
 
 Engine::Subscription Engine::subscribe(std::function<void(const Event&)> handler) {
   Subscription id = impl_->next_handler++;
@@ -302,6 +164,10 @@ std::vector<AccountSettings> Engine::accounts() const {
 }
 
 Result<void> Engine::add_account(AccountSettings settings, std::string password) {
+  if (auto ok = impl_->require_unlocked(); !ok) {
+    secure_wipe(password);
+    return ok;
+  }
   auto valid = validate(std::move(settings));
   if (!valid) return tl::unexpected(valid.error());
   if (impl_->find(valid->address) != nullptr)
@@ -309,25 +175,27 @@ Result<void> Engine::add_account(AccountSettings settings, std::string password)
   StoredAccount account{std::move(*valid), {}};
   if (account.settings.remember_password) account.password = std::move(password);
   secure_wipe(password);
-  impl_->accounts.push_back(std::move(account));
-  if (auto saved = impl_->save(); !saved) {
-    impl_->accounts.pop_back();
+  if (auto saved = impl_->persist(account); !saved) {
+    secure_wipe(account.password);
     return saved;
   }
+  impl_->accounts.push_back(std::move(account));
   return {};
 }
 
 Result<void> Engine::update_account(AccountSettings settings) {
+  if (auto ok = impl_->require_unlocked(); !ok) return ok;
   auto valid = validate(std::move(settings));
   if (!valid) return tl::unexpected(valid.error());
   StoredAccount* account = impl_->find(valid->address);
   if (account == nullptr) return fail(Errc::not_found, "no account " + valid->address);
   account->settings = std::move(*valid);
   if (!account->settings.remember_password) secure_wipe(account->password);
-  return impl_->save();
+  return impl_->persist(*account);
 }
 
 Result<void> Engine::remove_account(const std::string& address) {
+  if (auto ok = impl_->require_unlocked(); !ok) return ok;
   StoredAccount* account = impl_->find(address);
   if (account == nullptr) return fail(Errc::not_found, "no account " + address);
   std::string key = account->settings.address;
@@ -335,13 +203,15 @@ Result<void> Engine::remove_account(const std::string& address) {
     it->second->disconnect();
     impl_->providers.erase(it);
   }
+  if (auto removed = impl_->unpersist(key); !removed) return removed;
   secure_wipe(account->password);
   std::erase_if(impl_->accounts, [&](const StoredAccount& a) { return a.settings.address == key; });
-  return impl_->save();
+  return {};
 }
 
 void Engine::register_account(AccountSettings settings, std::string password,
                               std::function<void(Result<void>)> done) {
+  if (auto ok = impl_->require_unlocked(); !ok) return done(ok);
   auto valid = validate(std::move(settings));
   if (!valid) return done(tl::unexpected(valid.error()));
   if (impl_->find(valid->address) != nullptr)
@@ -367,6 +237,7 @@ void Engine::register_account(AccountSettings settings, std::string password,
 
 Result<void> Engine::connect(const std::string& address, std::optional<std::string> password,
                              Availability availability, std::string status) {
+  if (auto ok = impl_->require_unlocked(); !ok) return ok;
   StoredAccount* account = impl_->find(address);
   if (account == nullptr) return fail(Errc::not_found, "no account " + address);
   const std::string key = account->settings.address;
@@ -509,7 +380,13 @@ Result<std::string> Engine::send_message(const std::string& account, const std::
     return fail(Errc::not_connected, account + " is offline");
   auto* im = p->get<InstantMessaging>();
   if (im == nullptr) return fail(Errc::not_supported, "this account cannot send messages");
-  return im->send_message(jid->str(), std::move(body));
+  const std::string peer = jid->bare_str();
+  const bool logging = impl_->logging_on(p->account(), peer);
+  std::string logged = logging ? body : std::string();
+  std::string id = im->send_message(jid->str(), std::move(body));
+  if (logging) impl_->log_sent(p->account(), peer, id, logged);
+  secure_wipe(logged);
+  return id;
 }
 
 std::size_t Engine::unacknowledged_messages() const {

@@ -1,0 +1,398 @@
+// The profile and history commands, and unlocking the profile before any
+// other command runs.
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <chrono>
+#include <ctime>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "commands.h"
+#include "json_events.h"
+#include "terminal.h"
+
+namespace sotto::cli {
+namespace {
+
+constexpr std::size_t kPage = 50;
+
+int report(const Error& error) {
+  std::cerr << "sotto: " << printable(error.message) << '\n';
+  return kExitError;
+}
+
+std::string local_time(std::chrono::system_clock::time_point time) {
+  std::time_t t = std::chrono::system_clock::to_time_t(time);
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%d %H:%M", &tm);
+  return text;
+}
+
+Result<std::size_t> limit_option(const ParsedArgs& args, std::size_t fallback) {
+  auto text = args.value("limit");
+  if (!text) return fallback;
+  std::size_t value = 0;
+  auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
+  if (ec != std::errc() || end != text->data() + text->size() || value == 0) {
+    return fail(Errc::invalid_argument, "--limit needs a positive number");
+  }
+  return value;
+}
+
+std::string protection_text(app::ProfileProtection protection) {
+  switch (protection) {
+    case app::ProfileProtection::none:
+      return "not created yet";
+    case app::ProfileProtection::master_password:
+      return "the key is locked by your master password";
+    case app::ProfileProtection::keyring:
+      return "the key is in your desktop keyring (anyone who can use your desktop session "
+             "can open it)";
+    case app::ProfileProtection::key_file:
+      return "the key is in a key file next to it (this protects a copied database, not "
+             "against someone who can use your account)";
+  }
+  return "?";
+}
+
+void print_message(const app::HistoryMessage& m, bool with_peer) {
+  std::cout << '#' << m.row << "  [" << local_time(m.time) << "] ";
+  if (m.outgoing) {
+    std::cout << "me";
+    if (with_peer) std::cout << " -> " << printable_line(m.peer);
+  } else {
+    std::cout << printable_line(m.peer);
+    if (with_peer) std::cout << " -> " << printable_line(m.account);
+  }
+  std::cout << ':';
+  if (m.encrypted) std::cout << " [private]";
+  if (m.state && *m.state != app::DeliveryState::sent) {
+    std::cout << " (" << app::to_string(*m.state) << ')';
+  }
+  std::cout << "\n  " << printable(m.body, "  ") << '\n';
+}
+
+// The folder that lists the processes using a profile (listen, status, rpc),
+// so that `profile lock` can end them.
+std::filesystem::path sessions_dir(const app::Engine& engine) {
+  return engine.profile_dir() / "sessions";
+}
+
+bool is_sotto(pid_t pid) {
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return false;
+  auto other = std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec);
+  return !ec && other == self;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Before a command: the profile must exist and be unlocked.
+
+int prepare_profile(Context& ctx, const ParsedArgs& args) {
+  const std::string_view words = ctx.command.words;
+  // These work on the profile as it is, locked or not.
+  if (words == "profile passwd" || words == "profile info" || words == "profile lock") {
+    return kExitOk;
+  }
+  app::Engine& engine = ctx.engine;
+  if (engine.protection() == app::ProfileProtection::none) {
+    if (auto created = engine.create_profile(std::nullopt); !created)
+      return report(created.error());
+    std::cerr << "sotto: created a new profile in " << engine.profile_dir().string() << ";\n"
+              << "       it is encrypted; " << protection_text(engine.protection()) << ".\n"
+              << "       To protect it with a master password: " << command_prefix(ctx)
+              << " profile passwd\n";
+    return kExitOk;
+  }
+  if (engine.unlocked()) return kExitOk;
+  // `sotto rpc` starts locked: the program on the other end calls profile.unlock.
+  if (words == "rpc") return kExitOk;
+  auto secret = args.has("password-stdin")
+                    ? read_stdin_secret("the master password")
+                    : prompt_secret("Master password for the profile \"" + ctx.profile + "\": ");
+  if (!secret) return report(secret.error());
+  if (auto unlocked = engine.unlock(secret->value); !unlocked) return report(unlocked.error());
+  return kExitOk;
+}
+
+SessionMarker::SessionMarker(const app::Engine& engine)
+    : file_(sessions_dir(engine) / std::to_string(::getpid())) {
+  std::error_code ec;
+  std::filesystem::create_directories(file_.parent_path(), ec);
+  ::chmod(file_.parent_path().c_str(), 0700);
+  std::ofstream(file_) << ::getpid() << '\n';
+}
+
+SessionMarker::~SessionMarker() {
+  std::error_code ec;
+  std::filesystem::remove(file_, ec);
+}
+
+// ---------------------------------------------------------------------------
+// profile
+
+int profile_info(Context& ctx, const ParsedArgs& args) {
+  auto info = ctx.engine.profile_info();
+  if (!info) return report(info.error());
+  if (args.has("json")) {
+    std::cout << dump_line(profile_json(*info)) << '\n';
+    return kExitOk;
+  }
+  std::cout << "Profile:   " << ctx.profile << " (" << info->dir.string() << ")\n"
+            << "Storage:   "
+            << (info->protection == app::ProfileProtection::none ? "" : "encrypted; ")
+            << protection_text(info->protection) << '\n';
+  if (info->protection == app::ProfileProtection::none) return kExitOk;
+  if (!info->unlocked) {
+    std::cout << "State:     locked (the other commands ask for the master password)\n";
+    return kExitOk;
+  }
+  std::cout << "History:   " << (info->log_history ? "logged (encrypted)" : "not logged") << '\n'
+            << "Accounts:  " << info->accounts << '\n'
+            << "Messages:  " << info->messages << '\n'
+            << "Calls:     " << info->calls << '\n'
+            << "On disk:   " << (info->bytes_on_disk + 1023) / 1024 << " KiB\n";
+  return kExitOk;
+}
+
+int profile_passwd(Context& ctx, const ParsedArgs& args) {
+  app::Engine& engine = ctx.engine;
+  const bool remove = args.has("remove");
+  const bool from_stdin = args.has("password-stdin");
+  const app::ProfileProtection protection = engine.protection();
+  const bool has_password = protection == app::ProfileProtection::master_password;
+  if (remove && !has_password) {
+    std::cerr << "sotto: this profile has no master password to remove\n";
+    return kExitError;
+  }
+  std::optional<Secret> current;
+  if (has_password) {
+    auto secret = from_stdin ? read_stdin_secret("the current master password")
+                             : prompt_secret("Current master password: ");
+    if (!secret) return report(secret.error());
+    current = std::move(*secret);
+  }
+  std::optional<Secret> next;
+  if (!remove) {
+    Result<Secret> chosen = fail(Errc::cancelled, "");
+    if (from_stdin) {
+      chosen = read_stdin_secret("the new master password");
+    } else {
+      chosen = prompt_secret("New master password: ");
+      if (chosen) {
+        auto again = prompt_secret("Type it again: ");
+        if (!again) return report(again.error());
+        if (again->value != chosen->value) {
+          std::cerr << "sotto: the two passwords differ; nothing was changed\n";
+          return kExitError;
+        }
+      }
+    }
+    if (!chosen) return report(chosen.error());
+    next = std::move(*chosen);
+  }
+  auto as_text = [](const std::optional<Secret>& s) -> std::optional<std::string> {
+    if (!s) return std::nullopt;
+    return s->value;
+  };
+  Result<void> done = protection == app::ProfileProtection::none
+                          ? engine.create_profile(as_text(next))
+                          : engine.change_master_password(as_text(current), as_text(next));
+  if (!done) return report(done.error());
+  if (remove) {
+    std::cout << "The master password is removed. The profile stays encrypted: "
+              << protection_text(engine.protection()) << ".\n";
+  } else {
+    std::cout << "The master password is set. Sotto asks for it whenever it opens this "
+                 "profile;\nwithout it nobody can read the profile, and nobody can recover it "
+                 "for you.\n";
+  }
+  return kExitOk;
+}
+
+int profile_lock(Context& ctx, const ParsedArgs&) {
+  const auto dir = sessions_dir(ctx.engine);
+  std::vector<pid_t> ended;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    pid_t pid = 0;
+    auto [end, err] = std::from_chars(name.data(), name.data() + name.size(), pid);
+    if (err != std::errc() || end != name.data() + name.size() || pid <= 1) continue;
+    if (pid == ::getpid() || !is_sotto(pid) || ::kill(pid, SIGTERM) != 0) {
+      std::filesystem::remove(entry.path(), ec);  // a stale marker
+      continue;
+    }
+    ended.push_back(pid);
+  }
+  // They go offline (acknowledging what they can within their shutdown limit)
+  // and wipe the key as they exit.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (pid_t pid : ended) {
+    while (::kill(pid, 0) == 0 && is_sotto(pid) && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  std::cout << (ended.empty() ? "No sotto session had this profile open; it is locked.\n"
+                              : "Locked: " + std::to_string(ended.size()) +
+                                    " sotto session(s) went offline and forgot the key.\n");
+  return kExitOk;
+}
+
+// ---------------------------------------------------------------------------
+// history
+
+int history_list(Context& ctx, const ParsedArgs& args) {
+  auto list = ctx.engine.conversations();
+  if (!list) return report(list.error());
+  if (args.has("json")) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& c : *list) out.push_back(conversation_json(c));
+    std::cout << dump_line(out) << '\n';
+    return kExitOk;
+  }
+  if (list->empty()) {
+    std::cout << (ctx.engine.log_history() ? "No history yet.\n"
+                                           : "No history (logging is off).\n");
+    return kExitOk;
+  }
+  for (const auto& c : *list) {
+    std::cout << local_time(c.last) << "  " << printable_line(c.account) << "  "
+              << printable_line(c.peer) << "  (" << c.messages
+              << (c.messages == 1 ? " message)\n" : " messages)\n");
+  }
+  return kExitOk;
+}
+
+int history_show(Context& ctx, const ParsedArgs& args) {
+  const std::string& account = args.positional[0];
+  const std::string& peer = args.positional[1];
+  auto limit = limit_option(args, kPage);
+  if (!limit) return usage_error(ctx, limit.error().message);
+  std::optional<std::int64_t> before;
+  if (auto text = args.value("before")) {
+    std::int64_t value = 0;
+    auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
+    if (ec != std::errc() || end != text->data() + text->size() || value <= 0) {
+      return usage_error(ctx, "--before needs a message number (#N)");
+    }
+    before = value;
+  }
+  auto page = ctx.engine.history(account, peer, before, *limit);
+  if (!page) return report(page.error());
+  if (args.has("json")) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& m : *page) out.push_back(history_json(m));
+    std::cout << dump_line(out) << '\n';
+    return kExitOk;
+  }
+  if (page->empty()) {
+    std::cout << "No messages" << (before ? " before that one" : "") << ".\n";
+    return kExitOk;
+  }
+  if (page->size() == *limit) {
+    std::cout << "(older: " << command_prefix(ctx) << " history show " << account << ' ' << peer
+              << " --before " << page->front().row << ")\n";
+  }
+  for (const auto& m : *page) print_message(m, false);
+  return kExitOk;
+}
+
+int history_search(Context& ctx, const ParsedArgs& args) {
+  std::string words;
+  for (const auto& word : args.positional) words += (words.empty() ? "" : " ") + word;
+  auto limit = limit_option(args, kPage);
+  if (!limit) return usage_error(ctx, limit.error().message);
+  auto hits = ctx.engine.search_history(words, *limit);
+  if (!hits) return report(hits.error());
+  if (args.has("json")) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& m : *hits) out.push_back(history_json(m));
+    std::cout << dump_line(out) << '\n';
+    return kExitOk;
+  }
+  if (hits->empty()) std::cout << "Nothing found.\n";
+  for (const auto& m : *hits) print_message(m, true);
+  return kExitOk;
+}
+
+int history_delete(Context& ctx, const ParsedArgs& args) {
+  const bool all = args.has("all");
+  const bool calls = args.has("calls");
+  const std::size_t targets = (all ? 1 : 0) + (calls ? 1 : 0) + (args.positional.empty() ? 0 : 1);
+  if (targets != 1 || (!args.positional.empty() && args.positional.size() != 2)) {
+    return usage_error(ctx, "name one conversation (ACCOUNT CONTACT), or --all, or --calls");
+  }
+  Result<std::int64_t> deleted =
+      calls ? ctx.engine.delete_call_history()
+      : all ? ctx.engine.delete_all_history()
+            : ctx.engine.delete_history(args.positional[0], args.positional[1]);
+  if (!deleted) return report(deleted.error());
+  std::cout << "Deleted " << *deleted << (calls ? " call(s)" : " message(s)")
+            << "; the text is gone from the profile's free space too.\n";
+  return kExitOk;
+}
+
+int history_calls(Context& ctx, const ParsedArgs& args) {
+  auto limit = limit_option(args, kPage);
+  if (!limit) return usage_error(ctx, limit.error().message);
+  auto calls = ctx.engine.call_history(*limit);
+  if (!calls) return report(calls.error());
+  if (args.has("json")) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& c : *calls) out.push_back(call_json(c));
+    std::cout << dump_line(out) << '\n';
+    return kExitOk;
+  }
+  if (calls->empty()) std::cout << "No calls.\n";
+  for (const auto& c : *calls) {
+    std::cout << local_time(c.start) << "  " << (c.outgoing ? "to   " : "from ")
+              << printable_line(c.peer) << "  " << printable_line(c.reason);
+    if (c.end) {
+      const auto seconds =
+          std::chrono::duration_cast<std::chrono::seconds>(*c.end - c.start).count();
+      std::cout << "  " << seconds / 60 << ':' << (seconds % 60 < 10 ? "0" : "") << seconds % 60;
+    }
+    std::cout << (c.secured ? "  [private]" : "  [not private]") << '\n';
+  }
+  return kExitOk;
+}
+
+int history_log(Context& ctx, const ParsedArgs& args) {
+  const std::string& choice = args.positional[0];
+  if (choice != "on" && choice != "off") return usage_error(ctx, "say on or off");
+  const bool on = choice == "on";
+  if (args.positional.size() == 2) {
+    return usage_error(ctx, "name the account and the contact, or neither");
+  }
+  if (args.positional.size() == 3) {
+    const std::string& account = args.positional[1];
+    const std::string& peer = args.positional[2];
+    if (auto set = ctx.engine.set_contact_log_history(account, peer, on); !set) {
+      return report(set.error());
+    }
+    std::cout << "History with " << printable_line(peer) << " is "
+              << (on ? (ctx.engine.log_history() ? "logged (encrypted)."
+                                                 : "logged once logging is on again.")
+                     : "not logged; nothing of it touches the disk.")
+              << '\n';
+    return kExitOk;
+  }
+  if (auto set = ctx.engine.set_log_history(on); !set) return report(set.error());
+  std::cout << (on ? "Chat history is logged (encrypted).\n"
+                   : "Chat history is not logged; no conversation touches the disk.\n"
+                     "What is already there stays until you delete it: "
+                     "sotto history delete --all\n");
+  return kExitOk;
+}
+
+}  // namespace sotto::cli

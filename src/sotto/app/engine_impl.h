@@ -1,0 +1,76 @@
+// Private to sotto/app: the Engine's state, shared by engine.cpp (accounts,
+// contacts, chats) and profile.cpp (the encrypted profile and history).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "sotto/app/app.h"
+#include "sotto/store/profile.h"
+
+namespace sotto::app {
+
+struct StoredAccount {
+  AccountSettings settings;
+  std::string password;  // empty unless remembered
+};
+
+struct Engine::Impl {
+  asio::io_context& io;
+  std::string profile_name;
+  std::optional<std::filesystem::path> data_home;
+  std::filesystem::path dir;
+  std::optional<store::Profile> profile;
+  bool opened = false;
+  bool log_history = true;
+  // Loaded from the profile when it unlocks; wiped when it locks.
+  std::vector<StoredAccount> accounts;
+  std::map<std::string, std::unique_ptr<Provider>> providers;
+  std::map<Subscription, std::function<void(const Event&)>> handlers;
+  Subscription next_handler = 1;
+  // Delivery states that arrived before their message was logged
+  // (account, peer, id) -> state.
+  std::map<std::tuple<std::string, std::string, std::string>, DeliveryState> early_states;
+
+  Impl(asio::io_context& io_context, std::string name, std::optional<std::filesystem::path> home)
+      : io(io_context), profile_name(std::move(name)), data_home(std::move(home)) {}
+  ~Impl() { forget_accounts(); }
+
+  void emit(const Event& event);
+
+  StoredAccount* find(const std::string& address);
+  Provider* provider(const std::string& address);
+  Result<Provider*> online_provider(const std::string& account);
+  template <class Capability>
+  Result<Capability*> capability(const std::string& account, std::string_view missing) {
+    auto p = online_provider(account);
+    if (!p) return tl::unexpected(p.error());
+    auto* c = (*p)->get<Capability>();
+    if (c == nullptr) return fail(Errc::not_supported, std::string(missing));
+    return c;
+  }
+  Result<Roster*> roster(const std::string& account) {
+    return capability<Roster>(account, "this account has no contact list");
+  }
+  std::unique_ptr<Provider> make_provider(const StoredAccount& account, std::string password);
+
+  // --- profile.cpp
+  Result<void> require_unlocked() const;
+  // After the profile opens: accounts and settings into memory; the interim
+  // profile.json imported and removed.
+  Result<void> load();
+  void forget_accounts();
+  Result<void> persist(const StoredAccount& account);
+  Result<void> unpersist(const std::string& address);
+  // Logs what the event says happened, when logging is on for it.
+  void record(const Event& event);
+  bool logging_on(const std::string& account, const std::string& peer);
+  void log_sent(const std::string& account, const std::string& peer, const std::string& id,
+                const std::string& body);
+};
+
+}  // namespace sotto::app

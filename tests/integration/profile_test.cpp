@@ -1,0 +1,375 @@
+// The encrypted profile in use: after real chats through a real Prosody, the
+// profile folder holds no message body, contact address or password in
+// readable form; history can be browsed, searched, switched off and deleted;
+// a master password locks it; the first issue's profile.json is imported.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+
+#include "harness/prosody.h"
+#include "harness/rpc_client.h"
+
+namespace sotto::test {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// Every file under `dir` that contains one of `needles` (as bytes, and in
+// UTF-16LE in case anything wrote wide text), with the needle found.
+std::vector<std::string> files_containing(const fs::path& dir,
+                                          const std::vector<std::string>& needles) {
+  std::vector<std::string> found;
+  std::size_t files = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+    if (!entry.is_regular_file()) continue;
+    ++files;
+    const std::string data = read_file(entry.path());
+    for (const auto& needle : needles) {
+      std::string wide;
+      for (char c : needle) {
+        wide += c;
+        wide += '\0';
+      }
+      if (data.find(needle) != std::string::npos || data.find(wide) != std::string::npos) {
+        found.push_back(entry.path().filename().string() + ": " + needle);
+      }
+    }
+  }
+  EXPECT_GE(files, 2u) << "the profile folder " << dir << " looks empty";
+  return found;
+}
+
+// Runs the CLI with XDG_DATA_HOME=home; returns its stdout and exit status.
+std::pair<std::string, int> run_cli(const fs::path& home, const std::string& args,
+                                    const std::string& input = {}) {
+  const std::string command = "printf '%s' '" + input +
+                              "' | DBUS_SESSION_BUS_ADDRESS= XDG_DATA_HOME='" + home.string() +
+                              "' '" + SOTTO_CLI_PATH + "' " + args + " 2>&1";
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) return {"popen failed", -1};
+  std::string out;
+  char buffer[4096];
+  std::size_t n = 0;
+  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) out.append(buffer, n);
+  const int status = ::pclose(pipe);
+  return {out, WIFEXITED(status) ? WEXITSTATUS(status) : -1};
+}
+
+class ProfileAtRest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { server_ = std::make_unique<Prosody>(); }
+  static void TearDownTestSuite() { server_.reset(); }
+
+  struct User {
+    std::unique_ptr<TempDir> home;
+    std::unique_ptr<RpcProcess> rpc;
+    std::string address;
+    std::string password;
+    fs::path profile() const { return home->path() / "sotto" / "default"; }
+  };
+
+  static std::string unique(std::string_view name) {
+    static int counter = 0;
+    return std::string(name) + std::to_string(::getpid()) + "y" + std::to_string(counter++);
+  }
+
+  static void start_rpc(User& user) {
+    user.rpc = std::make_unique<RpcProcess>(
+        SOTTO_CLI_PATH, std::vector<std::string>{"rpc"},
+        std::map<std::string, std::string>{{"XDG_DATA_HOME", user.home->path().string()}});
+  }
+
+  static void stop_rpc(User& user) {
+    user.rpc->close_stdin();
+    EXPECT_EQ(user.rpc->wait_exit(10s), std::optional<int>(0)) << user.rpc->stderr_text();
+    user.rpc.reset();
+  }
+
+  json server_params(const User& user) {
+    return json{{"address", user.address},       {"password", user.password},
+                {"host", "127.0.0.1"},           {"port", server_->c2s_port()},
+                {"pin", server_->cert_sha256()}, {"remember", true}};
+  }
+
+  User registered_online(std::string_view name) {
+    User user;
+    user.home = std::make_unique<TempDir>("sotto-user");
+    user.address = unique(name) + "@" + server_->domain();
+    user.password = "Pw-" + unique("secret");
+    start_rpc(user);
+    user.rpc->call("account.register", server_params(user));
+    user.rpc->call("account.connect", {{"address", user.address}, {"wait", true}});
+    return user;
+  }
+
+  static void wait_request(User& user, const std::string& from) {
+    user.rpc->wait_event([&](const json& e) {
+      return e.value("type", "") == "authorization.requested" && e.value("address", "") == from;
+    });
+  }
+
+  static void befriend(User& a, User& b) {
+    a.rpc->call("contact.add", {{"account", a.address}, {"address", b.address}, {"name", "B"}});
+    wait_request(b, a.address);
+    b.rpc->call("contact.authorize", {{"account", b.address}, {"address", a.address}});
+    wait_request(a, b.address);
+    a.rpc->call("contact.authorize", {{"account", a.address}, {"address", b.address}});
+    for (User* u : {&a, &b}) {
+      const std::string other = u == &a ? b.address : a.address;
+      u->rpc->wait_event([&](const json& e) {
+        return e.value("type", "") == "presence" && e.value("address", "") == other &&
+               e.value("availability", "") != "offline";
+      });
+    }
+  }
+
+  // Sends and waits until the other side has it and its receipt is back.
+  static void chat(User& from, User& to, const std::string& body) {
+    json sent = from.rpc->call("message.send",
+                               {{"account", from.address}, {"to", to.address}, {"body", body}});
+    to.rpc->wait_event([&](const json& e) {
+      return e.value("type", "") == "message.received" && e.value("body", "") == body;
+    });
+    from.rpc->wait_event([&](const json& e) {
+      return e.value("type", "") == "message.state" && e.value("id", "") == sent["id"] &&
+             e.value("state", "") == "delivered";
+    });
+  }
+
+  static json history(User& user, const std::string& peer) {
+    return user.rpc->call("history.show", {{"account", user.address}, {"peer", peer}});
+  }
+
+  static std::vector<std::string> bodies(const json& messages) {
+    std::vector<std::string> out;
+    for (const auto& m : messages) out.push_back(m.value("body", ""));
+    return out;
+  }
+
+  static std::unique_ptr<Prosody> server_;
+};
+
+std::unique_ptr<Prosody> ProfileAtRest::server_;
+
+TEST_F(ProfileAtRest, NothingReadableIsLeftInTheProfileFolder) {
+  User alice = registered_online("alice");
+  User bob = registered_online("bob");
+  befriend(alice, bob);
+  const std::vector<std::string> said = {"Meet at the library, 7pm " + unique("m"),
+                                         "The documents are in the blue folder " + unique("m"),
+                                         "Bring the second phone " + unique("m")};
+  chat(alice, bob, said[0]);
+  chat(bob, alice, said[1]);
+  chat(alice, bob, said[2]);
+  const std::string old_password = alice.password;
+  alice.password = "N3w-" + unique("secret");
+  alice.rpc->call("account.passwd", {{"address", alice.address}, {"new_password", alice.password}});
+
+  // History holds the conversation, both directions, with delivery states.
+  json page = history(alice, bob.address);
+  ASSERT_EQ(bodies(page), said) << page.dump();
+  EXPECT_TRUE(page[0]["outgoing"].get<bool>());
+  EXPECT_FALSE(page[1]["outgoing"].get<bool>());
+  EXPECT_EQ(page[0].value("state", ""), "delivered");
+  EXPECT_FALSE(page[0]["encrypted"].get<bool>());
+  json hits = bob.rpc->call("history.search", {{"words", "blue fold"}});
+  ASSERT_EQ(hits.size(), 1u) << hits.dump();
+  EXPECT_EQ(hits[0]["body"], said[1]);
+  json list = alice.rpc->call("history.list");
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0]["messages"], 3);
+
+  const std::vector<std::string> secrets = {said[0],
+                                            said[1],
+                                            said[2],
+                                            "library",
+                                            "blue folder",
+                                            "second phone",
+                                            alice.address,
+                                            bob.address,
+                                            old_password,
+                                            alice.password,
+                                            bob.password,
+                                            alice.address.substr(0, alice.address.find('@')),
+                                            bob.address.substr(0, bob.address.find('@'))};
+  // While both run (the WAL holds the recent pages) ...
+  for (User* u : {&alice, &bob}) {
+    EXPECT_EQ(files_containing(u->profile(), secrets), std::vector<std::string>{}) << u->address;
+  }
+  // ... and after they have exited.
+  stop_rpc(alice);
+  stop_rpc(bob);
+  for (User* u : {&alice, &bob}) {
+    EXPECT_EQ(files_containing(u->profile(), secrets), std::vector<std::string>{}) << u->address;
+  }
+
+  // The CLI reads the same history; deleting it leaves nothing to find.
+  auto [shown, status] =
+      run_cli(alice.home->path(), "history show " + alice.address + " " + bob.address);
+  EXPECT_EQ(status, 0) << shown;
+  EXPECT_NE(shown.find(said[1]), std::string::npos) << shown;
+  auto [deleted, deleted_status] =
+      run_cli(alice.home->path(), "history delete " + alice.address + " " + bob.address);
+  EXPECT_EQ(deleted_status, 0) << deleted;
+  EXPECT_NE(deleted.find("Deleted 3 message(s)"), std::string::npos) << deleted;
+  auto [after, after_status] = run_cli(alice.home->path(), "history search library");
+  EXPECT_EQ(after_status, 0);
+  EXPECT_NE(after.find("Nothing found."), std::string::npos) << after;
+}
+
+TEST_F(ProfileAtRest, AConversationWithHistoryOffLeavesNoRow) {
+  User alice = registered_online("alice");
+  User bob = registered_online("bob");
+  User carol = registered_online("carol");
+  befriend(alice, bob);
+  befriend(alice, carol);
+  alice.rpc->call("history.setLogging",
+                  {{"on", false}, {"account", alice.address}, {"peer", bob.address}});
+  json logging =
+      alice.rpc->call("history.logging", {{"account", alice.address}, {"peer", bob.address}});
+  EXPECT_FALSE(logging["on"].get<bool>());
+  EXPECT_TRUE(logging["global"].get<bool>());
+  chat(alice, bob, "off the record");
+  chat(bob, alice, "indeed");
+  chat(alice, carol, "on the record");
+  EXPECT_EQ(history(alice, bob.address), json::array());
+  EXPECT_EQ(bodies(history(alice, carol.address)), std::vector<std::string>{"on the record"});
+  EXPECT_EQ(bodies(history(bob, alice.address)),
+            (std::vector<std::string>{"off the record", "indeed"}))
+      << "Bob's own switch is his to set";
+
+  // The global switch: nothing at all.
+  alice.rpc->call("history.setLogging", {{"on", false}});
+  chat(carol, alice, "still there?");
+  EXPECT_EQ(bodies(history(alice, carol.address)), std::vector<std::string>{"on the record"});
+  json info = alice.rpc->call("profile.info");
+  EXPECT_FALSE(info["log_history"].get<bool>());
+  EXPECT_EQ(info["messages"], 1);
+  // The setting survives a restart.
+  stop_rpc(alice);
+  start_rpc(alice);
+  EXPECT_FALSE(alice.rpc->call("profile.info")["log_history"].get<bool>());
+}
+
+TEST_F(ProfileAtRest, AMasterPasswordLocksTheProfile) {
+  User alice = registered_online("alice");
+  json info = alice.rpc->call("profile.passwd", {{"new", "correct horse battery"}});
+  EXPECT_EQ(info["protection"], "master-password");
+  EXPECT_FALSE(fs::exists(alice.profile() / "key") &&
+               read_file(alice.profile() / "key").size() == 42)
+      << "the plain key file must be gone";
+  alice.rpc->call("profile.lock");
+  alice.rpc->wait_event([&](const json& e) {
+    return e.value("type", "") == "account.state" && e.value("state", "") == "offline";
+  });
+  json locked = alice.rpc->call_raw("account.list");
+  ASSERT_TRUE(locked.contains("error")) << locked.dump();
+  EXPECT_EQ(locked["error"]["message"], "the profile is locked");
+
+  stop_rpc(alice);
+  start_rpc(alice);
+  EXPECT_FALSE(alice.rpc->call("profile.info")["unlocked"].get<bool>());
+  json wrong = alice.rpc->call_raw("profile.unlock", {{"password", "correct horse"}});
+  ASSERT_TRUE(wrong.contains("error")) << wrong.dump();
+  EXPECT_EQ(wrong["error"]["data"]["errc"], "auth");
+  EXPECT_FALSE(alice.rpc->call("profile.info")["unlocked"].get<bool>());
+  EXPECT_TRUE(alice.rpc->call("profile.unlock", {{"password", "correct horse battery"}})["unlocked"]
+                  .get<bool>());
+  // The remembered account password came back with the profile.
+  alice.rpc->call("account.connect", {{"address", alice.address}, {"wait", true}});
+  stop_rpc(alice);
+
+  // The CLI asks for it too.
+  auto [wrong_cli, wrong_status] =
+      run_cli(alice.home->path(), "--password-stdin account list", "nope\n");
+  EXPECT_EQ(wrong_status, 1);
+  EXPECT_NE(wrong_cli.find("the master password is wrong"), std::string::npos) << wrong_cli;
+  auto [listed, listed_status] =
+      run_cli(alice.home->path(), "--password-stdin account list", "correct horse battery\n");
+  EXPECT_EQ(listed_status, 0) << listed;
+  EXPECT_NE(listed.find(alice.address), std::string::npos) << listed;
+  EXPECT_EQ(files_containing(alice.profile(), {"correct horse", alice.password}),
+            std::vector<std::string>{});
+}
+
+TEST_F(ProfileAtRest, AFlippedByteIsTheDamagedProfileError) {
+  User alice = registered_online("alice");
+  stop_rpc(alice);
+  const fs::path db = alice.profile() / "profile.db";
+  std::string bytes = read_file(db);
+  ASSERT_GT(bytes.size(), 4096u);
+  bytes[1000] = static_cast<char>(bytes[1000] ^ 0x04);  // inside page 1, read on every open
+  std::ofstream(db, std::ios::binary | std::ios::trunc) << bytes;
+  auto [out, status] = run_cli(alice.home->path(), "account list");
+  EXPECT_EQ(status, 1) << out;
+  EXPECT_NE(out.find("the profile is damaged or the key is wrong"), std::string::npos) << out;
+  EXPECT_EQ(out.find(alice.address), std::string::npos) << "nothing read from a damaged page";
+}
+
+TEST_F(ProfileAtRest, ProfileLockEndsTheSessionsUsingIt) {
+  User alice = registered_online("alice");
+  ASSERT_TRUE(fs::exists(alice.profile() / "sessions" / std::to_string(alice.rpc->pid())));
+  auto [out, status] = run_cli(alice.home->path(), "profile lock");
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_NE(out.find("Locked: 1 sotto session(s)"), std::string::npos) << out;
+  // It went offline and exited on its own, cleanly.
+  EXPECT_EQ(alice.rpc->wait_exit(5s), std::optional<int>(0)) << alice.rpc->stderr_text();
+  EXPECT_FALSE(fs::exists(alice.profile() / "sessions" / std::to_string(alice.rpc->pid())));
+  auto [again, again_status] = run_cli(alice.home->path(), "profile lock");
+  EXPECT_NE(again.find("No sotto session had this profile open"), std::string::npos) << again;
+}
+
+TEST_F(ProfileAtRest, TheInterimProfileFileIsImportedAndRemoved) {
+  User alice;
+  alice.home = std::make_unique<TempDir>("sotto-user");
+  alice.address = unique("alice") + "@" + server_->domain();
+  alice.password = "Pw-" + unique("secret");
+  {
+    // Create the account on the server from a throwaway profile.
+    User maker;
+    maker.home = std::make_unique<TempDir>("sotto-user");
+    maker.address = alice.address;
+    maker.password = alice.password;
+    start_rpc(maker);
+    maker.rpc->call("account.register", server_params(maker));
+    stop_rpc(maker);
+  }
+  // The first issue's profile.json, as it wrote it.
+  fs::create_directories(alice.profile());
+  json interim{{"version", 1},
+               {"accounts",
+                {{{"protocol", "xmpp"},
+                  {"address", alice.address},
+                  {"host", "127.0.0.1"},
+                  {"port", server_->c2s_port()},
+                  {"direct_tls", false},
+                  {"pinned_cert_sha256", server_->cert_sha256()},
+                  {"remember_password", true},
+                  {"password", alice.password}}}}};
+  std::ofstream(alice.profile() / "profile.json") << interim.dump(2);
+
+  start_rpc(alice);
+  json accounts = alice.rpc->call("account.list");
+  ASSERT_EQ(accounts.size(), 1u) << accounts.dump();
+  EXPECT_EQ(accounts[0]["address"], alice.address);
+  EXPECT_FALSE(fs::exists(alice.profile() / "profile.json"));
+  alice.rpc->call("account.connect", {{"address", alice.address}, {"wait", true}});
+  stop_rpc(alice);
+  EXPECT_EQ(files_containing(alice.profile(), {alice.password, alice.address}),
+            std::vector<std::string>{});
+}
+
+}  // namespace
+}  // namespace sotto::test
