@@ -469,3 +469,39 @@ TEST(StoreVfs, SigkillLeavesEveryCommittedRow) {
 
 }  // namespace
 }  // namespace sotto::store
+
+namespace sotto::store {
+namespace {
+
+// A transaction with more dirty pages than the page cache holds spills some
+// to the WAL before it commits; SQLite then rewrites those frames' headers.
+// That must read back as the data it is, not as damage.
+TEST(StoreVfs, ATransactionLargerThanThePageCacheCommits) {
+  TempDir dir;
+  const fs::path path = dir.path() / "spill.db";
+  DataKey key = DataKey::random();
+  {
+    auto db = Database::open(path, key);
+    ASSERT_TRUE(db) << db.error().message;
+    ASSERT_TRUE(db->exec("PRAGMA cache_size=20"));
+    ASSERT_TRUE(db->exec(kSchema));
+    fill(*db, 1, 3000, "spilled");  // one transaction of ~200 pages
+    EXPECT_EQ(one(*db, "SELECT count(*) FROM messages"), "3000");
+    // Rewrite every row of a table in one transaction, twice over: pages
+    // spilled, dirtied again and spilled again.
+    ASSERT_TRUE(
+        db->exec("BEGIN; UPDATE messages SET body = body || ' once';"
+                 "UPDATE messages SET body = body || ' twice'; COMMIT;"));
+    EXPECT_EQ(one(*db, "SELECT count(*) FROM messages WHERE body LIKE '% once twice'"), "3000");
+    EXPECT_EQ(one(*db, "PRAGMA integrity_check"), "ok");
+  }
+  ASSERT_TRUE(open_and_read_all(path, key));
+  auto db = Database::open(path, key);
+  ASSERT_TRUE(db);
+  ASSERT_TRUE(db->checkpoint());
+  EXPECT_EQ(one(*db, "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'spilled'"),
+            "3000");
+}
+
+}  // namespace
+}  // namespace sotto::store

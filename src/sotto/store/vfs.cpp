@@ -32,7 +32,7 @@ static_assert(kNonceSize + kTagSize == kReserveBytes);
 constexpr int kPlainPrefix = 24;  // bytes of page 1 left readable
 constexpr int kWalHeader = 32;
 constexpr int kFrameHeader = 24;
-constexpr int kFrameHeaderBound = 16;  // frame header bytes bound into the AD
+constexpr int kFrameHeaderBound = 16;  // AD bytes after the frame index: header[0..8) + salts
 
 std::mutex& keys_mutex() {
   static auto* mutex = new std::mutex;
@@ -72,8 +72,9 @@ bool all_zero(const unsigned char* data, std::size_t size) {
 }
 
 // Associated data. Main database page: "sottoDB1" || le64(pgno) || (page 1
-// only) its 24 plaintext bytes. WAL page image: "sottoWL1" || le64(frame
-// index) || frame header bytes 0..15 (page number, commit size, salts).
+// only) its 24 plaintext bytes. WAL page image: "sottoWL2" || le64(frame
+// index) || frame header bytes 0..7 (page number, commit size) || the WAL
+// generation's salts (see frame_salts()).
 struct Ad {
   unsigned char bytes[8 + 8 + 24];
   std::size_t size = 0;
@@ -91,11 +92,12 @@ Ad db_ad(std::uint32_t pgno, const unsigned char* page) {
   return ad;
 }
 
-Ad wal_ad(std::uint64_t frame, const unsigned char* frame_header) {
+Ad wal_ad(std::uint64_t frame, const unsigned char* frame_header, const unsigned char* salts) {
   Ad ad;
-  std::memcpy(ad.bytes, "sottoWL1", 8);
+  std::memcpy(ad.bytes, "sottoWL2", 8);
   put_le64(ad.bytes + 8, frame);
-  std::memcpy(ad.bytes + 16, frame_header, kFrameHeaderBound);
+  std::memcpy(ad.bytes + 16, frame_header, 8);
+  std::memcpy(ad.bytes + 24, salts, 8);
   ad.size = 16 + kFrameHeaderBound;
   return ad;
 }
@@ -144,6 +146,15 @@ struct State {
   // The last WAL frame header written, for the page image that follows it.
   sqlite3_int64 header_offset = -1;
   unsigned char header[kFrameHeader] = {};
+  // The WAL generation's salts as this connection last wrote or read them in
+  // the WAL header or wrote them in a frame header.
+  unsigned char salts[8] = {};
+  bool salts_known = false;
+
+  void remember_salts(const unsigned char* from) {
+    std::memcpy(salts, from, 8);
+    salts_known = true;
+  }
 
   unsigned char* buffer(std::size_t size) {
     if (scratch.size() < size) scratch.resize(size);
@@ -275,6 +286,22 @@ int wal_page_size(sqlite3_file* file) {
   return SQLITE_OK;
 }
 
+// The salts a frame's image is sealed under: its WAL generation's. SQLite
+// writes them into every frame header, except in a transaction that has
+// rewritten one of its own frames: from then on walEncodeFrame leaves salts
+// and checksum zero and walRewriteChecksums fills them in at commit (the
+// image is not rewritten). A zero-salt header is this connection's own
+// uncommitted frame, so the salts are the ones it last wrote.
+const unsigned char* frame_salts(sqlite3_file* file, const unsigned char* frame_header) {
+  State& st = state(file);
+  if (!all_zero(frame_header + 8, 8)) return frame_header + 8;
+  if (!st.salts_known) {
+    unsigned char wal_header[kWalHeader];
+    if (real_read(file, wal_header, kWalHeader, 0) == SQLITE_OK) st.remember_salts(wal_header + 16);
+  }
+  return st.salts;
+}
+
 // A page image of frame k failed its tag in a read that included the frame
 // header (recovery). SQLite itself ignores frames whose salts differ from the
 // WAL header's, and a crash between the frame header write and the image
@@ -310,6 +337,7 @@ int wal_read(sqlite3_file* file, void* out_void, int amount, sqlite3_int64 offse
   if (offset == 0 && !short_read) {
     const std::uint32_t size = get_be32(out + 8);
     if (valid_page_size(size)) st.page_size = static_cast<int>(size);
+    st.remember_salts(out + 16);
   }
   if (const int size_rc = wal_page_size(file); size_rc != SQLITE_OK) {
     std::memset(out, 0, static_cast<std::size_t>(amount));
@@ -342,7 +370,8 @@ int wal_read(sqlite3_file* file, void* out_void, int amount, sqlite3_int64 offse
     }
     if (all_zero(page, static_cast<std::size_t>(page_size)) && short_read) continue;
     const std::size_t body = static_cast<std::size_t>(page_size - kReserveBytes);
-    if (!unseal(*st.key, wal_ad(static_cast<std::uint64_t>(k), header), page, body, page + body)) {
+    if (!unseal(*st.key, wal_ad(static_cast<std::uint64_t>(k), header, frame_salts(file, header)),
+                page, body, page + body)) {
       std::memset(page, 0, static_cast<std::size_t>(page_size));
       if (!whole) std::memset(out + (lo - offset), 0, static_cast<std::size_t>(hi - lo));
       if (short_read ||
@@ -365,6 +394,7 @@ int wal_write(sqlite3_file* file, const void* in, int amount, sqlite3_int64 offs
   if (offset == 0 && amount == kWalHeader) {
     const std::uint32_t size = get_be32(data + 8);
     if (valid_page_size(size)) st.page_size = static_cast<int>(size);
+    st.remember_salts(data + 16);
     st.header_offset = -1;
     return real_write(file, in, amount, offset);
   }
@@ -378,15 +408,21 @@ int wal_write(sqlite3_file* file, const void* in, int amount, sqlite3_int64 offs
   const std::size_t body = static_cast<std::size_t>(page_size - kReserveBytes);
 
   if (within == 0 && amount == kFrameHeader) {
+    // A header-only write is either the first half of a new frame or
+    // walRewriteChecksums filling in salts and checksum: the image's AD does
+    // not cover those, so the image stays valid.
     std::memcpy(st.header, data, kFrameHeader);
     st.header_offset = offset;
+    if (!all_zero(data + 8, 8)) st.remember_salts(data + 8);
     return real_write(file, in, amount, offset);
   }
   if (within == 0 && amount == frame_size) {
     unsigned char* frame = st.buffer(static_cast<std::size_t>(frame_size));
     std::memcpy(frame, data, static_cast<std::size_t>(frame_size));
     unsigned char* page = frame + kFrameHeader;
-    seal(*st.key, wal_ad(static_cast<std::uint64_t>(k), frame), page, body, page + body);
+    if (!all_zero(frame + 8, 8)) st.remember_salts(frame + 8);
+    seal(*st.key, wal_ad(static_cast<std::uint64_t>(k), frame, frame_salts(file, frame)), page,
+         body, page + body);
     const int rc = real_write(file, frame, amount, offset);
     sodium_memzero(frame, static_cast<std::size_t>(frame_size));
     return rc;
@@ -401,7 +437,8 @@ int wal_write(sqlite3_file* file, const void* in, int amount, sqlite3_int64 offs
     st.header_offset = -1;
     unsigned char* page = st.buffer(static_cast<std::size_t>(page_size));
     std::memcpy(page, data, static_cast<std::size_t>(page_size));
-    seal(*st.key, wal_ad(static_cast<std::uint64_t>(k), header), page, body, page + body);
+    seal(*st.key, wal_ad(static_cast<std::uint64_t>(k), header, frame_salts(file, header)), page,
+         body, page + body);
     const int rc = real_write(file, page, amount, offset);
     sodium_memzero(page, static_cast<std::size_t>(page_size));
     return rc;
