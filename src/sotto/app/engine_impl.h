@@ -35,10 +35,18 @@ struct Engine::Impl {
   // Delivery states that arrived before their message was logged
   // (account, peer, id) -> state.
   std::map<std::tuple<std::string, std::string, std::string>, DeliveryState> early_states;
+  // History written while handling one burst of network input shares one
+  // transaction, committed once the io_context has run what was queued:
+  // one fsync per burst instead of one per message.
+  bool batch_open = false;
+  std::shared_ptr<int> alive = std::make_shared<int>(0);
 
   Impl(asio::io_context& io_context, std::string name, std::optional<std::filesystem::path> home)
       : io(io_context), profile_name(std::move(name)), data_home(std::move(home)) {}
-  ~Impl() { forget_accounts(); }
+  ~Impl() {
+    flush_history();
+    forget_accounts();
+  }
 
   void emit(const Event& event);
 
@@ -59,7 +67,13 @@ struct Engine::Impl {
   std::unique_ptr<Provider> make_provider(const StoredAccount& account, std::string password);
 
   // --- profile.cpp
-  Result<void> require_unlocked() const;
+  // Also commits pending history first: whatever the caller does next sees,
+  // and is ordered after, every message logged so far.
+  Result<void> require_unlocked();
+  // Opens the shared history transaction if none is open and schedules its
+  // commit; false if history cannot be written now.
+  bool begin_history_write();
+  void flush_history();
   // After the profile opens: accounts and settings into memory; the interim
   // profile.json imported and removed.
   Result<void> load();

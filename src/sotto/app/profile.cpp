@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include <asio/post.hpp>
 #include <nlohmann/json.hpp>
 
 #include "sotto/app/engine_impl.h"
@@ -173,10 +174,33 @@ std::optional<DeliveryState> parse_delivery_state(std::string_view text) {
 // ---------------------------------------------------------------------------
 // Impl
 
-Result<void> Engine::Impl::require_unlocked() const {
+Result<void> Engine::Impl::require_unlocked() {
   if (!profile) return fail(Errc::not_allowed, "the profile is not open");
   if (!profile->is_open()) return fail(Errc::not_allowed, "the profile is locked");
+  flush_history();
   return {};
+}
+
+bool Engine::Impl::begin_history_write() {
+  if (batch_open) return true;
+  if (auto begun = profile->begin_batch(); !begun) {
+    log::warn(kLog, "could not write history: " + begun.error().message);
+    return false;
+  }
+  batch_open = true;
+  asio::post(io, [this, token = std::weak_ptr<int>(alive)] {
+    if (token.lock()) flush_history();
+  });
+  return true;
+}
+
+void Engine::Impl::flush_history() {
+  if (!batch_open) return;
+  batch_open = false;
+  if (auto committed = profile->commit_batch(); !committed) {
+    log::warn(kLog, "could not write history: " + committed.error().message);
+    profile->rollback_batch();
+  }
 }
 
 Result<void> Engine::Impl::load() {
@@ -269,6 +293,7 @@ void Engine::Impl::log_sent(const std::string& account, const std::string& peer,
     m.state = std::string(to_string(early->second));
     early_states.erase(early);
   }
+  if (!begin_history_write()) return secure_wipe(m.body);
   auto stored = profile->add_message(m);
   secure_wipe(m.body);
   if (!stored) log::warn(kLog, "could not log a sent message: " + stored.error().message);
@@ -287,11 +312,13 @@ void Engine::Impl::record(const Event& event) {
     m.time_ms = to_ms(received->time);
     m.body = received->body;
     if (received->outgoing) m.state = std::string(to_string(DeliveryState::sent));
+    if (!begin_history_write()) return secure_wipe(m.body);
     auto stored = profile->add_message(m);
     secure_wipe(m.body);
     if (!stored) log::warn(kLog, "could not log a message: " + stored.error().message);
   } else if (const auto* changed = std::get_if<MessageStateChanged>(&event)) {
     if (changed->state == DeliveryState::queued) return;
+    if (!begin_history_write()) return;
     auto updated = profile->set_message_state(changed->account, changed->peer, changed->id,
                                               to_string(changed->state));
     if (!updated) {
@@ -373,6 +400,7 @@ Result<void> Engine::unlock(std::string master_password) {
 void Engine::lock() {
   for (auto& [address, provider] : impl_->providers) provider->disconnect();
   impl_->providers.clear();
+  impl_->flush_history();
   impl_->forget_accounts();
   impl_->early_states.clear();
   if (impl_->profile) impl_->profile->lock();

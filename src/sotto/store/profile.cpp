@@ -92,29 +92,6 @@ MessageRecord read_message(const Statement& s) {
   return m;
 }
 
-// The user's words as an FTS5 query: each word a quoted prefix, all required.
-// Nothing the user types is FTS5 syntax, so no input is a query error.
-std::string fts_query(std::string_view words) {
-  std::string query;
-  std::size_t i = 0;
-  while (i < words.size()) {
-    while (i < words.size() && std::isspace(static_cast<unsigned char>(words[i]))) ++i;
-    std::size_t end = i;
-    while (end < words.size() && !std::isspace(static_cast<unsigned char>(words[end]))) ++end;
-    if (end > i) {
-      std::string word;
-      for (char c : words.substr(i, end - i)) {
-        if (c == '"') word += '"';
-        word += c;
-      }
-      if (!query.empty()) query += ' ';
-      query += '"' + word + "\"*";
-    }
-    i = end;
-  }
-  return query;
-}
-
 std::uint64_t size_of(const std::filesystem::path& path) {
   std::error_code ec;
   auto size = std::filesystem::file_size(path, ec);
@@ -139,6 +116,27 @@ Result<DataKey> read_key(const std::filesystem::path& vault,
 }  // namespace
 
 std::string_view profile_schema() { return kSchemaV1; }
+
+std::string fts_match_query(std::string_view words) {
+  std::string query;
+  std::size_t i = 0;
+  while (i < words.size()) {
+    while (i < words.size() && std::isspace(static_cast<unsigned char>(words[i]))) ++i;
+    std::size_t end = i;
+    while (end < words.size() && !std::isspace(static_cast<unsigned char>(words[end]))) ++end;
+    if (end > i) {
+      std::string word;
+      for (char c : words.substr(i, end - i)) {
+        if (c == '"') word += '"';
+        word += c;
+      }
+      if (!query.empty()) query += ' ';
+      query += '"' + word + "\"*";
+    }
+    i = end;
+  }
+  return query;
+}
 
 Profile::Profile(std::filesystem::path dir) : dir_(std::move(dir)) {}
 
@@ -349,6 +347,20 @@ Result<void> Profile::set_contact_setting(std::string_view account, std::string_
   return s.run();
 }
 
+Result<void> Profile::begin_batch() {
+  if (auto ok = require_open(); !ok) return ok;
+  return db_->exec("BEGIN IMMEDIATE");
+}
+
+Result<void> Profile::commit_batch() {
+  if (auto ok = require_open(); !ok) return ok;
+  return db_->exec("COMMIT");
+}
+
+void Profile::rollback_batch() {
+  if (db_ && sqlite3_get_autocommit(db_->handle()) == 0) (void)db_->exec("ROLLBACK");
+}
+
 // ---------------------------------------------------------------------------
 // Chat history
 
@@ -429,7 +441,7 @@ Result<std::vector<ConversationRecord>> Profile::conversations() {
 
 Result<std::vector<MessageRecord>> Profile::search(std::string_view words, std::size_t limit) {
   if (auto ok = require_open(); !ok) return Unexpected(ok.error());
-  const std::string query = fts_query(words);
+  const std::string query = fts_match_query(words);
   if (query.empty()) return fail(Errc::invalid_argument, "there is nothing to search for");
   Statement s(*db_, std::string("SELECT ") + kMessageColumns +
                         " FROM messages WHERE id IN (SELECT rowid FROM messages_fts"

@@ -30,6 +30,11 @@ inline constexpr const char* kDatabaseFile = "profile.db";
 // For the benchmark: the same tables on plain SQLite.
 std::string_view profile_schema();
 
+// The user's words as the FTS5 query Profile::search runs: each word a quoted
+// prefix, all required. Nothing the user types is FTS5 syntax, so no input is
+// a query error.
+std::string fts_match_query(std::string_view words);
+
 // One account as the app layer stores it: the protocol and address are
 // columns, everything else is the app's own (JSON) text.
 struct AccountRecord {
@@ -126,6 +131,13 @@ class Profile {
   [[nodiscard]] Result<void> set_contact_setting(std::string_view account, std::string_view peer,
                                                  std::string_view key,
                                                  const std::optional<std::string>& value);
+
+  // --- Writes grouped into one transaction (one fsync): begin, any number of
+  // writes, commit. Nothing is committed before commit_batch(); rollback on
+  // failure is the caller's (rollback_batch()).
+  [[nodiscard]] Result<void> begin_batch();
+  [[nodiscard]] Result<void> commit_batch();
+  void rollback_batch();
 
   // --- Chat history
   // Stores a message; returns its row. A message already stored (same
