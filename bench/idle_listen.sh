@@ -9,6 +9,7 @@ sotto=$PWD/build/dev/apps/cli/sotto
 [ -x "$sotto" ] || scripts/setup
 work=$(mktemp -d -t sotto-bench-XXXXXX)
 export XDG_DATA_HOME=$work/data
+export DBUS_SESSION_BUS_ADDRESS=   # the bench profile keeps its key in a file, not your keyring
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
