@@ -32,8 +32,11 @@ struct World {
     server.register_user("alice", "pw-alice");
     server.register_user("bob", "pw-bob");
     for (auto [engine, name] : {std::pair{&alice, "alice"}, std::pair{&bob, "bob"}}) {
-      if (!engine->open() || !engine->create_profile(std::nullopt))
-        throw std::runtime_error("profile");
+      if (!engine->open()) throw std::runtime_error("profile");
+      std::optional<sotto::Result<void>> created;
+      engine->create_profile(std::nullopt, [&](sotto::Result<void> r) { created = r; });
+      run_until([&] { return created.has_value(); });
+      if (!*created) throw std::runtime_error("profile");
       AccountSettings settings;
       settings.address = std::string(name) + "@localhost";
       settings.host = "127.0.0.1";

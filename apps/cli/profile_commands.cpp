@@ -8,6 +8,7 @@
 #include <chrono>
 #include <ctime>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <thread>
 
@@ -84,6 +85,21 @@ std::filesystem::path sessions_dir(const app::Engine& engine) {
   return engine.profile_dir() / "sessions";
 }
 
+// Runs an engine call that answers through a callback (the profile's key
+// work runs on a thread of its own) and waits for its answer.
+Result<void> await_profile(Context& ctx,
+                           const std::function<void(std::function<void(Result<void>)>)>& start) {
+  std::optional<Result<void>> outcome;
+  start([&outcome](Result<void> result) { outcome = std::move(result); });
+  const Wait waited = ctx.session.run_until([&] { return outcome.has_value(); }, Millis(120000),
+                                            /*stop_on_interrupt=*/false);
+  if (!outcome) {
+    return fail(waited == Wait::timed_out ? Errc::timeout : Errc::cancelled,
+                "the profile's key could not be read in time");
+  }
+  return *outcome;
+}
+
 bool is_sotto(pid_t pid) {
   std::error_code ec;
   auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
@@ -105,8 +121,9 @@ int prepare_profile(Context& ctx, const ParsedArgs& args) {
   }
   app::Engine& engine = ctx.engine;
   if (engine.protection() == app::ProfileProtection::none) {
-    if (auto created = engine.create_profile(std::nullopt); !created)
-      return report(created.error());
+    auto created = await_profile(
+        ctx, [&](auto done) { engine.create_profile(std::nullopt, std::move(done)); });
+    if (!created) return report(created.error());
     std::cerr << "sotto: created a new profile in " << engine.profile_dir().string() << ";\n"
               << "       it is encrypted; " << protection_text(engine.protection()) << ".\n"
               << "       To protect it with a master password: " << command_prefix(ctx)
@@ -120,7 +137,9 @@ int prepare_profile(Context& ctx, const ParsedArgs& args) {
                     ? read_stdin_secret("the master password")
                     : prompt_secret("Master password for the profile \"" + ctx.profile + "\": ");
   if (!secret) return report(secret.error());
-  if (auto unlocked = engine.unlock(secret->value); !unlocked) return report(unlocked.error());
+  auto unlocked =
+      await_profile(ctx, [&](auto done) { engine.unlock(secret->value, std::move(done)); });
+  if (!unlocked) return report(unlocked.error());
   return kExitOk;
 }
 
@@ -204,9 +223,13 @@ int profile_passwd(Context& ctx, const ParsedArgs& args) {
     if (!s) return std::nullopt;
     return s->value;
   };
-  Result<void> done = protection == app::ProfileProtection::none
-                          ? engine.create_profile(as_text(next))
-                          : engine.change_master_password(as_text(current), as_text(next));
+  Result<void> done = await_profile(ctx, [&](auto answer) {
+    if (protection == app::ProfileProtection::none) {
+      engine.create_profile(as_text(next), std::move(answer));
+    } else {
+      engine.change_master_password(as_text(current), as_text(next), std::move(answer));
+    }
+  });
   if (!done) return report(done.error());
   if (remove) {
     std::cout << "The master password is removed. The profile stays encrypted: "

@@ -674,7 +674,9 @@ class RpcServer {
 
   // --- profile ---------------------------------------------------------------------
 
-  void profile_info(Params&, const Reply& reply) {
+  void profile_info(Params&, const Reply& reply) { answer_profile_info(reply); }
+
+  void answer_profile_info(const Reply& reply) {
     auto info = engine_.profile_info();
     if (!info) return reply.error(info.error());
     reply.ok(profile_json(*info));
@@ -682,16 +684,16 @@ class RpcServer {
 
   void profile_unlock(Params& p, const Reply& reply) {
     Secret password = p.required_secret("password");
-    if (auto unlocked = engine_.unlock(password.value); !unlocked) {
-      return reply.error(unlocked.error());
-    }
-    profile_info(p, reply);
+    engine_.unlock(password.value, [this, reply](Result<void> unlocked) {
+      if (!unlocked) return reply.error(unlocked.error());
+      answer_profile_info(reply);
+    });
   }
 
-  void profile_lock(Params& p, const Reply& reply) {
+  void profile_lock(Params&, const Reply& reply) {
     engine_.lock();
     last_error_.clear();
-    profile_info(p, reply);
+    answer_profile_info(reply);
   }
 
   void profile_passwd(Params& p, const Reply& reply) {
@@ -701,11 +703,15 @@ class RpcServer {
       if (!s) return std::nullopt;
       return s->value;
     };
-    Result<void> done = engine_.protection() == app::ProfileProtection::none
-                            ? engine_.create_profile(text(next))
-                            : engine_.change_master_password(text(current), text(next));
-    if (!done) return reply.error(done.error());
-    profile_info(p, reply);
+    auto answer = [this, reply](Result<void> done) {
+      if (!done) return reply.error(done.error());
+      answer_profile_info(reply);
+    };
+    if (engine_.protection() == app::ProfileProtection::none) {
+      engine_.create_profile(text(next), std::move(answer));
+    } else {
+      engine_.change_master_password(text(current), text(next), std::move(answer));
+    }
   }
 
   void profile_check(Params&, const Reply& reply) { reply.done()(engine_.check_profile()); }

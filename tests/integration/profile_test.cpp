@@ -304,6 +304,24 @@ TEST_F(ProfileAtRest, AMasterPasswordLocksTheProfile) {
             std::vector<std::string>{});
 }
 
+// Argon2id takes about half a second: it runs off the core thread, so the
+// engine keeps answering (and the accounts keep talking) meanwhile.
+TEST_F(ProfileAtRest, DerivingAKeyDoesNotStallTheEngine) {
+  User alice = registered_online("alice");
+  alice.rpc->send_line(
+      R"({"jsonrpc":"2.0","id":"slow","method":"profile.passwd","params":{"new":"a long phrase"}})");
+  alice.rpc->call("engine.unacked");
+  EXPECT_THROW(alice.rpc->wait_response("slow", 0ms), std::runtime_error)
+      << "the key was derived on the core thread: engine.unacked waited for it";
+  json busy = alice.rpc->call_raw("profile.passwd", {{"current", "x"}, {"new", "y"}});
+  ASSERT_TRUE(busy.contains("error")) << busy.dump();
+  EXPECT_EQ(busy["error"]["data"]["errc"], "not_allowed");
+  json slow = alice.rpc->wait_response("slow", 20s);
+  ASSERT_TRUE(slow.contains("result")) << slow.dump();
+  EXPECT_EQ(slow["result"]["protection"], "master-password");
+  EXPECT_EQ(alice.rpc->call("account.state", {{"address", alice.address}})["state"], "online");
+}
+
 TEST_F(ProfileAtRest, AFlippedByteIsTheDamagedProfileError) {
   User alice = registered_online("alice");
   stop_rpc(alice);

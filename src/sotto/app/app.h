@@ -254,18 +254,24 @@ class Engine {
   // --- The profile: everything below it needs an unlocked profile.
   ProfileProtection protection() const;
   bool unlocked() const;
-  // Creates the profile, under the master password when given (Argon2id,
-  // about half a second), else in the desktop keyring or a key file.
-  [[nodiscard]] Result<void> create_profile(std::optional<std::string> master_password);
+  // The next three derive a key with Argon2id (about half a second) when a
+  // master password is involved. That runs on a thread of its own; `done`
+  // is called on the core thread (not at all if the Engine is destroyed
+  // first). One at a time: another call meanwhile gets not_allowed.
+  //
+  // Creates the profile, under the master password when given, else with
+  // its key in the desktop keyring or a key file.
+  void create_profile(std::optional<std::string> master_password,
+                      std::function<void(Result<void>)> done);
   // Wrong password: Errc::auth, nothing changes.
-  [[nodiscard]] Result<void> unlock(std::string master_password);
+  void unlock(std::string master_password, std::function<void(Result<void>)> done);
+  // Sets (current = nullopt when there is none), changes or (next = nullopt)
+  // removes the master password. Rewraps the key only.
+  void change_master_password(std::optional<std::string> current, std::optional<std::string> next,
+                              std::function<void(Result<void>)> done);
   // Disconnects every account, closes the database and wipes the key and the
   // remembered passwords from memory.
   void lock();
-  // Sets (current = nullopt when there is none), changes or (next = nullopt)
-  // removes the master password. Rewraps the key only.
-  [[nodiscard]] Result<void> change_master_password(std::optional<std::string> current,
-                                                    std::optional<std::string> next);
   [[nodiscard]] Result<ProfileInfo> profile_info();
   // Reads every page of the profile and checks its structure.
   [[nodiscard]] Result<void> check_profile();

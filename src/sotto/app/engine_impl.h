@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -40,10 +41,14 @@ struct Engine::Impl {
   // one fsync per burst instead of one per message.
   bool batch_open = false;
   std::shared_ptr<int> alive = std::make_shared<int>(0);
+  // The thread deriving a key (Argon2id) for create/unlock/change, if any.
+  std::thread key_worker;
+  bool key_work_busy = false;
 
   Impl(asio::io_context& io_context, std::string name, std::optional<std::filesystem::path> home)
       : io(io_context), profile_name(std::move(name)), data_home(std::move(home)) {}
   ~Impl() {
+    if (key_worker.joinable()) key_worker.join();
     flush_history();
     forget_accounts();
   }
@@ -74,6 +79,9 @@ struct Engine::Impl {
   // commit; false if history cannot be written now.
   bool begin_history_write();
   void flush_history();
+  // Runs work() on key_worker, then finish(result) on the core thread.
+  template <class R, class Work, class Finish>
+  void off_core(Work work, Finish finish);
   // After the profile opens: accounts and settings into memory; the interim
   // profile.json imported and removed.
   Result<void> load();

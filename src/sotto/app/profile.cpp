@@ -367,34 +367,67 @@ ProfileProtection Engine::protection() const {
 
 bool Engine::unlocked() const { return impl_->profile && impl_->profile->is_open(); }
 
-Result<void> Engine::create_profile(std::optional<std::string> master_password) {
-  if (!impl_->profile) {
-    wipe(master_password);
-    return fail(Errc::not_allowed, "the profile is not open");
+template <class R, class Work, class Finish>
+void Engine::Impl::off_core(Work work, Finish finish) {
+  if (key_work_busy) {
+    return finish(R(fail(Errc::not_allowed, "the profile's key is being changed; try again")));
   }
-  auto created = impl_->profile->create(master_password);
-  wipe(master_password);
-  if (!created) return created;
-  return impl_->load();
+  key_work_busy = true;
+  if (key_worker.joinable()) key_worker.join();
+  key_worker =
+      std::thread([this, work = std::move(work), finish = std::move(finish),
+                   token = std::weak_ptr<int>(alive), executor = io.get_executor()]() mutable {
+        R result = work();
+        asio::post(executor,
+                   [this, token, result = std::move(result), finish = std::move(finish)]() mutable {
+                     if (!token.lock()) return;  // the engine is gone
+                     key_work_busy = false;
+                     finish(std::move(result));
+                   });
+      });
 }
 
-Result<void> Engine::unlock(std::string master_password) {
+void Engine::create_profile(std::optional<std::string> master_password,
+                            std::function<void(Result<void>)> done) {
   if (!impl_->profile) {
+    wipe(master_password);
+    return done(fail(Errc::not_allowed, "the profile is not open"));
+  }
+  impl_->off_core<Result<store::DataKey>>(
+      [dir = impl_->dir, password = std::move(master_password)]() mutable {
+        auto key = store::Profile::new_key(dir, password);
+        wipe(password);
+        return key;
+      },
+      [this, done = std::move(done)](Result<store::DataKey> key) {
+        if (!key) return done(tl::unexpected(key.error()));
+        if (auto opened = impl_->profile->open_with(std::move(*key)); !opened) return done(opened);
+        done(impl_->load());
+      });
+}
+
+void Engine::unlock(std::string master_password, std::function<void(Result<void>)> done) {
+  if (!impl_->profile || impl_->profile->is_open()) {
     secure_wipe(master_password);
-    return fail(Errc::not_allowed, "the profile is not open");
+    return done(impl_->profile ? Result<void>()
+                               : fail(Errc::not_allowed, "the profile is not open"));
   }
-  if (impl_->profile->is_open()) {
-    secure_wipe(master_password);
-    return {};
-  }
-  auto opened = impl_->profile->unlock(master_password);
-  secure_wipe(master_password);
-  if (!opened) return opened;
-  if (auto loaded = impl_->load(); !loaded) {
-    impl_->profile->lock();
-    return loaded;
-  }
-  return {};
+  impl_->off_core<Result<store::DataKey>>(
+      [dir = impl_->dir, password = std::move(master_password)]() mutable {
+        auto key = store::Profile::read_key(dir, password);
+        secure_wipe(password);
+        return key;
+      },
+      [this, done = std::move(done)](Result<store::DataKey> key) {
+        if (!key) return done(tl::unexpected(key.error()));
+        if (impl_->profile->is_open()) return done({});
+        if (auto opened = impl_->profile->open_with(std::move(*key)); !opened) return done(opened);
+        if (auto loaded = impl_->load(); !loaded) {
+          impl_->profile->lock();
+          return done(loaded);
+        }
+        done({});
+      });
 }
 
 void Engine::lock() {
@@ -406,13 +439,22 @@ void Engine::lock() {
   if (impl_->profile) impl_->profile->lock();
 }
 
-Result<void> Engine::change_master_password(std::optional<std::string> current,
-                                            std::optional<std::string> next) {
-  Result<void> result = fail(Errc::not_allowed, "the profile is not open");
-  if (impl_->profile) result = impl_->profile->change_master_password(current, next);
-  wipe(current);
-  wipe(next);
-  return result;
+void Engine::change_master_password(std::optional<std::string> current,
+                                    std::optional<std::string> next,
+                                    std::function<void(Result<void>)> done) {
+  if (!impl_->profile) {
+    wipe(current);
+    wipe(next);
+    return done(fail(Errc::not_allowed, "the profile is not open"));
+  }
+  impl_->off_core<Result<void>>(
+      [dir = impl_->dir, current = std::move(current), next = std::move(next)]() mutable {
+        auto result = store::Profile::rewrap_key(dir, current, next);
+        wipe(current);
+        wipe(next);
+        return result;
+      },
+      [done = std::move(done)](Result<void> result) { done(std::move(result)); });
 }
 
 Result<ProfileInfo> Engine::profile_info() {

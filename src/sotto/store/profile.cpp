@@ -99,8 +99,8 @@ std::uint64_t size_of(const std::filesystem::path& path) {
 }
 
 // Reads the vault into a DataKey; the key bytes pass through one wiped buffer.
-Result<DataKey> read_key(const std::filesystem::path& vault,
-                         const std::optional<std::string>& master_password) {
+Result<DataKey> read_vault(const std::filesystem::path& vault,
+                           const std::optional<std::string>& master_password) {
   std::array<unsigned char, kDataKeyBytes> bytes{};
   auto read = vault_read(vault, master_password, bytes);
   if (!read) {
@@ -156,28 +156,53 @@ Result<std::optional<KeyProtection>> Profile::protection() const {
   return std::optional<KeyProtection>(*kind);
 }
 
-Result<void> Profile::create(const std::optional<std::string>& master_password, KdfCost cost) {
-  auto existing = protection();
-  if (!existing) return Unexpected(existing.error());
-  if (*existing) return fail(Errc::already_exists, "the profile " + dir_.string() + " exists");
-  const auto db_path = dir_ / kDatabaseFile;
+Result<DataKey> Profile::new_key(const std::filesystem::path& dir,
+                                 const std::optional<std::string>& master_password, KdfCost cost) {
+  if (master_password && master_password->empty()) {
+    return fail(Errc::invalid_argument, "the master password is empty");
+  }
+  if (auto existing = vault_protection(dir / kVaultFile); existing) {
+    return fail(Errc::already_exists, "the profile " + dir.string() + " exists");
+  } else if (existing.error().code != Errc::not_found) {
+    return Unexpected(existing.error());
+  }
+  const auto db_path = dir / kDatabaseFile;
   if (size_of(db_path) > 0) {
     return fail(Errc::io, "the profile's key is missing",
                 db_path.string() + " exists without " + kVaultFile + "; it cannot be opened");
   }
   std::error_code ec;
-  std::filesystem::create_directories(dir_, ec);
-  if (ec) return fail(Errc::io, "could not create " + dir_.string(), ec.message());
-  ::chmod(dir_.c_str(), 0700);
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return fail(Errc::io, "could not create " + dir.string(), ec.message());
+  ::chmod(dir.c_str(), 0700);
   DataKey key = DataKey::random();
-  if (master_password && master_password->empty()) {
-    return fail(Errc::invalid_argument, "the master password is empty");
-  }
-  auto written = vault_write(dir_ / kVaultFile,
+  auto written = vault_write(dir / kVaultFile,
                              std::span<const unsigned char, kDataKeyBytes>(key.data(), kKeySize),
                              master_password, cost);
-  if (!written) return written;
-  auto db = Database::open(db_path, key);
+  if (!written) return Unexpected(written.error());
+  return key;
+}
+
+Result<DataKey> Profile::read_key(const std::filesystem::path& dir,
+                                  const std::optional<std::string>& master_password) {
+  return read_vault(dir / kVaultFile, master_password);
+}
+
+Result<void> Profile::rewrap_key(const std::filesystem::path& dir,
+                                 const std::optional<std::string>& current,
+                                 const std::optional<std::string>& next, KdfCost cost) {
+  if (next && next->empty()) return fail(Errc::invalid_argument, "the master password is empty");
+  // Reading the vault checks the current password before anything changes.
+  auto key = read_vault(dir / kVaultFile, current);
+  if (!key) return Unexpected(key.error());
+  return vault_write(dir / kVaultFile,
+                     std::span<const unsigned char, kDataKeyBytes>(key->data(), kKeySize), next,
+                     cost);
+}
+
+Result<void> Profile::open_with(DataKey key) {
+  if (db_) return {};
+  auto db = Database::open(dir_ / kDatabaseFile, key);
   if (!db) return Unexpected(db.error());
   db_.emplace(std::move(*db));
   key_.emplace(std::move(key));
@@ -188,19 +213,17 @@ Result<void> Profile::create(const std::optional<std::string>& master_password, 
   return {};
 }
 
+Result<void> Profile::create(const std::optional<std::string>& master_password, KdfCost cost) {
+  auto key = new_key(dir_, master_password, cost);
+  if (!key) return Unexpected(key.error());
+  return open_with(std::move(*key));
+}
+
 Result<void> Profile::unlock(const std::optional<std::string>& master_password) {
   if (db_) return {};
-  auto key = read_key(dir_ / kVaultFile, master_password);
+  auto key = read_key(dir_, master_password);
   if (!key) return Unexpected(key.error());
-  auto db = Database::open(dir_ / kDatabaseFile, *key);
-  if (!db) return Unexpected(db.error());
-  db_.emplace(std::move(*db));
-  key_.emplace(std::move(*key));
-  if (auto ok = migrate(); !ok) {
-    lock();
-    return ok;
-  }
-  return {};
+  return open_with(std::move(*key));
 }
 
 void Profile::lock() {
@@ -210,13 +233,7 @@ void Profile::lock() {
 
 Result<void> Profile::change_master_password(const std::optional<std::string>& current,
                                              const std::optional<std::string>& next, KdfCost cost) {
-  if (next && next->empty()) return fail(Errc::invalid_argument, "the master password is empty");
-  // Reading the vault checks the current password before anything changes.
-  auto key = read_key(dir_ / kVaultFile, current);
-  if (!key) return Unexpected(key.error());
-  return vault_write(dir_ / kVaultFile,
-                     std::span<const unsigned char, kDataKeyBytes>(key->data(), kKeySize), next,
-                     cost);
+  return rewrap_key(dir_, current, next, cost);
 }
 
 Result<void> Profile::migrate() {

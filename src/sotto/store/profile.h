@@ -103,6 +103,20 @@ class Profile {
   [[nodiscard]] Result<void> unlock(const std::optional<std::string>& master_password);
   // Closes the database and wipes the key.
   void lock();
+
+  // The same in two halves, so that Argon2id need not run on the core
+  // thread: the static half touches only the vault file (any thread), the
+  // other opens the database with the key.
+  [[nodiscard]] static Result<DataKey> new_key(const std::filesystem::path& dir,
+                                               const std::optional<std::string>& master_password,
+                                               KdfCost cost = default_kdf_cost());
+  [[nodiscard]] static Result<DataKey> read_key(const std::filesystem::path& dir,
+                                                const std::optional<std::string>& master_password);
+  [[nodiscard]] static Result<void> rewrap_key(const std::filesystem::path& dir,
+                                               const std::optional<std::string>& current,
+                                               const std::optional<std::string>& next,
+                                               KdfCost cost = default_kdf_cost());
+  [[nodiscard]] Result<void> open_with(DataKey key);
   bool is_open() const { return db_.has_value(); }
 
   // Sets (current = nullopt on an unprotected profile), changes or (next =
