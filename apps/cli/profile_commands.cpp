@@ -1,5 +1,6 @@
 // The profile and history commands, and unlocking the profile before any
 // other command runs.
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -148,7 +149,9 @@ SessionMarker::SessionMarker(const app::Engine& engine)
   std::error_code ec;
   std::filesystem::create_directories(file_.parent_path(), ec);
   ::chmod(file_.parent_path().c_str(), 0700);
-  std::ofstream(file_) << ::getpid() << '\n';
+  // Like every file in the profile: 0600. It holds nothing but the name.
+  const int fd = ::open(file_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd >= 0) ::close(fd);
 }
 
 SessionMarker::~SessionMarker() {

@@ -51,6 +51,19 @@ std::vector<std::string> files_containing(const fs::path& dir,
   return found;
 }
 
+// The profile folder and everything in it is the user's alone.
+void expect_private(const fs::path& dir) {
+  EXPECT_EQ(fs::status(dir).permissions() & fs::perms::all, fs::perms::owner_all) << dir;
+  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+    const auto perms = entry.status().permissions() & fs::perms::all;
+    if (entry.is_directory()) {
+      EXPECT_EQ(perms, fs::perms::owner_all) << entry.path();
+    } else {
+      EXPECT_EQ(perms, fs::perms::owner_read | fs::perms::owner_write) << entry.path();
+    }
+  }
+}
+
 // Runs the CLI with XDG_DATA_HOME=home; returns its stdout and exit status.
 std::pair<std::string, int> run_cli(const fs::path& home, const std::string& args,
                                     const std::string& input = {}) {
@@ -207,6 +220,7 @@ TEST_F(ProfileAtRest, NothingReadableIsLeftInTheProfileFolder) {
   // While both run (the WAL holds the recent pages) ...
   for (User* u : {&alice, &bob}) {
     EXPECT_EQ(files_containing(u->profile(), secrets), std::vector<std::string>{}) << u->address;
+    expect_private(u->profile());
   }
   // ... and after they have exited.
   stop_rpc(alice);
