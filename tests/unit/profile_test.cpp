@@ -354,6 +354,45 @@ TEST_F(ProfileTest, DeletedTextDoesNotSurviveInFreePagesOrTheWal) {
   EXPECT_EQ(profile.search("fresh", 10)->size(), 1u);
 }
 
+TEST_F(ProfileTest, OtrDataIsKeptPerAccountAndKind) {
+  Profile profile(dir_);
+  ASSERT_TRUE(profile.create(std::nullopt));
+  EXPECT_EQ(*profile.otr_data("a@x.org", "keys"), std::nullopt);
+  ASSERT_TRUE(profile.set_otr_data("a@x.org", "keys", "(privkeys (account a))"));
+  ASSERT_TRUE(profile.set_otr_data("a@x.org", "trust", "b@x.org\ta@x.org\txmpp\tabcd\tsmp\n"));
+  ASSERT_TRUE(profile.set_otr_data("a@x.org", "keys", "(privkeys (account a2))"));
+  profile.lock();
+  ASSERT_TRUE(profile.unlock(std::nullopt));
+  EXPECT_EQ(*profile.otr_data("a@x.org", "keys"),
+            std::optional<std::string>("(privkeys (account a2))"));
+  EXPECT_EQ(*profile.otr_data("a@x.org", "trust"),
+            std::optional<std::string>("b@x.org\ta@x.org\txmpp\tabcd\tsmp\n"));
+  EXPECT_EQ(*profile.otr_data("b@x.org", "keys"), std::nullopt);
+}
+
+// A profile written before the OTR tables existed opens, keeps its data and
+// gains them; one written by a newer Sotto is refused, untouched.
+TEST_F(ProfileTest, OlderSchemasAreMigratedAndNewerOnesRefused) {
+  {
+    Profile profile(dir_);
+    ASSERT_TRUE(profile.create(std::nullopt));
+    ASSERT_TRUE(profile.add_message(message("bob@example.org", "from version one")));
+    ASSERT_TRUE(profile.database()->exec("DROP TABLE otr; PRAGMA user_version=1;"));
+  }
+  {
+    Profile profile(dir_);
+    ASSERT_TRUE(profile.unlock(std::nullopt));
+    EXPECT_EQ(profile.search("version", 10)->size(), 1u);
+    ASSERT_TRUE(profile.set_otr_data("alice@example.org", "keys", "k"));
+    ASSERT_TRUE(profile.database()->exec("PRAGMA user_version=99;"));
+  }
+  Profile profile(dir_);
+  auto refused = profile.unlock(std::nullopt);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, Errc::not_supported);
+  EXPECT_FALSE(profile.is_open());
+}
+
 TEST_F(ProfileTest, CallHistory) {
   Profile profile(dir_);
   ASSERT_TRUE(profile.create(std::nullopt));

@@ -17,7 +17,7 @@ namespace {
 
 using detail::Statement;
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 
 constexpr const char* kSchemaV1 = R"sql(
 CREATE TABLE accounts(
@@ -74,6 +74,21 @@ CREATE TABLE calls(
 );
 )sql";
 
+// Version 2: OTR keys, fingerprints with their trust, and instance tags, per
+// account, as libotr's own text formats (otr/otr.h exports and imports them).
+constexpr const char* kSchemaV2 = R"sql(
+CREATE TABLE otr(
+  account TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  data BLOB NOT NULL,
+  PRIMARY KEY(account, kind)
+);
+)sql";
+
+// The steps from each version to the next; step i goes from i to i + 1.
+constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2};
+static_assert(sizeof kMigrations / sizeof kMigrations[0] == kSchemaVersion);
+
 constexpr const char* kMessageColumns =
     "id, account, peer, resource, message_id, outgoing, time_ms, body, encrypted, state";
 
@@ -115,7 +130,14 @@ Result<DataKey> read_vault(const std::filesystem::path& vault,
 
 }  // namespace
 
-std::string_view profile_schema() { return kSchemaV1; }
+std::string_view profile_schema() {
+  static const std::string schema = [] {
+    std::string all;
+    for (const char* step : kMigrations) all += step;
+    return all;
+  }();
+  return schema;
+}
 
 std::string fts_match_query(std::string_view words) {
   std::string query;
@@ -246,8 +268,35 @@ Result<void> Profile::migrate() {
     return fail(Errc::not_supported, "the profile was written by a newer Sotto (schema " +
                                          std::to_string(current) + "); update Sotto to open it");
   }
-  return db_->exec(std::string("BEGIN;") + kSchemaV1 +
-                   "PRAGMA user_version=" + std::to_string(kSchemaVersion) + ";COMMIT;");
+  std::string sql = "BEGIN;";
+  for (std::int64_t step = current; step < kSchemaVersion; ++step) sql += kMigrations[step];
+  sql += "PRAGMA user_version=" + std::to_string(kSchemaVersion) + ";COMMIT;";
+  if (auto ok = db_->exec(sql); !ok) {
+    (void)db_->exec("ROLLBACK");
+    return ok;
+  }
+  return {};
+}
+
+Result<std::optional<std::string>> Profile::otr_data(std::string_view account,
+                                                     std::string_view kind) {
+  if (auto ok = require_open(); !ok) return Unexpected(ok.error());
+  Statement s(*db_, "SELECT data FROM otr WHERE account = ?1 AND kind = ?2");
+  s.bind(1, account).bind(2, kind);
+  auto row = s.step();
+  if (!row) return Unexpected(row.error());
+  if (!*row) return std::optional<std::string>();
+  return std::optional<std::string>(s.text(0));
+}
+
+Result<void> Profile::set_otr_data(std::string_view account, std::string_view kind,
+                                   std::string_view data) {
+  if (auto ok = require_open(); !ok) return ok;
+  Statement s(*db_,
+              "INSERT INTO otr(account, kind, data) VALUES(?1, ?2, ?3)"
+              " ON CONFLICT(account, kind) DO UPDATE SET data = ?3");
+  s.bind(1, account).bind(2, kind).bind(3, data);
+  return s.run();
 }
 
 Result<void> Profile::check() {

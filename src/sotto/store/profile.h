@@ -178,6 +178,15 @@ class Profile {
                                                          std::string_view peer);
   [[nodiscard]] Result<std::int64_t> delete_all_messages();
 
+  // --- OTR (issue 4): an account's private keys ("keys"), known fingerprints
+  // with their trust ("trust") and instance tags ("instags"), each one blob in
+  // libotr's text format. Keys are secret: they leave the profile only
+  // through the engine that uses them.
+  [[nodiscard]] Result<std::optional<std::string>> otr_data(std::string_view account,
+                                                            std::string_view kind);
+  [[nodiscard]] Result<void> set_otr_data(std::string_view account, std::string_view kind,
+                                          std::string_view data);
+
   // --- Call history
   [[nodiscard]] Result<std::int64_t> add_call(const CallRecord& call);
   [[nodiscard]] Result<void> finish_call(std::int64_t row, std::int64_t end_ms,
