@@ -286,6 +286,8 @@ TEST_F(ProfileTest, ConversationPagesAndStates) {
   ASSERT_TRUE(updated);
   EXPECT_TRUE(*updated);
   EXPECT_FALSE(*profile.set_message_state("alice@example.org", "bob@example.org", "nope", "x"));
+  // The receipt can overtake the server's acknowledgement: no going back.
+  EXPECT_TRUE(*profile.set_message_state("alice@example.org", "bob@example.org", "id24", "sent"));
   page = profile.conversation("alice@example.org", "bob@example.org", std::nullopt, 1);
   EXPECT_EQ(page->front().state, "delivered");
 

@@ -8,6 +8,7 @@
 #include <array>
 #include <cctype>
 #include <cstdint>
+#include <cstdio>
 #include <system_error>
 
 #include "sotto/store/internal.h"
@@ -461,12 +462,26 @@ Result<bool> Profile::set_message_state(std::string_view account, std::string_vi
                                         std::string_view message_id, std::string_view state) {
   if (auto ok = require_open(); !ok) return Unexpected(ok.error());
   if (message_id.empty()) return false;
-  Statement s(*db_,
-              "UPDATE messages SET state = ?4 WHERE account = ?1 AND peer = ?2 AND outgoing = 1"
-              " AND message_id = ?3");
+  // A state never goes back: the recipient's receipt can arrive before the
+  // server's acknowledgement, and "sent" must not then overwrite "delivered".
+  constexpr const char* kRank =
+      "CASE %s WHEN 'queued' THEN 0 WHEN 'sent' THEN 1 WHEN 'failed' THEN 2"
+      " WHEN 'delivered' THEN 3 ELSE 0 END";
+  char old_rank[128];
+  char new_rank[128];
+  std::snprintf(old_rank, sizeof old_rank, kRank, "state");
+  std::snprintf(new_rank, sizeof new_rank, kRank, "?4");
+  Statement s(*db_, std::string("UPDATE messages SET state = ?4 WHERE account = ?1 AND peer = ?2"
+                                " AND outgoing = 1 AND message_id = ?3 AND ") +
+                        old_rank + " < " + new_rank);
   s.bind(1, account).bind(2, peer).bind(3, message_id).bind(4, state);
   if (auto ok = s.run(); !ok) return Unexpected(ok.error());
-  return sqlite3_changes(db_->handle()) > 0;
+  if (sqlite3_changes(db_->handle()) > 0) return true;
+  Statement exists(*db_,
+                   "SELECT 1 FROM messages WHERE account = ?1 AND peer = ?2 AND outgoing = 1"
+                   " AND message_id = ?3");
+  exists.bind(1, account).bind(2, peer).bind(3, message_id);
+  return exists.step();
 }
 
 Result<std::vector<MessageRecord>> Profile::conversation(std::string_view account,
