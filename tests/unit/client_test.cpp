@@ -176,6 +176,28 @@ TEST_F(ClientTest, SendsWithAReceiptRequestAndReportsServerAckAndDelivery) {
   EXPECT_EQ(recorder_.delivered, std::vector<std::string>{id});
 }
 
+// The recipient's receipt can overtake the server's acknowledgement: the
+// message is reported delivered, and the late acknowledgement reports
+// nothing more (sent after delivered would be a step back).
+TEST_F(ClientTest, AReceiptBeforeTheServerAckIsNotFollowedBySent) {
+  std::string id = client_->client().send_message(*Jid::parse("bob@localhost"), "quick");
+  ASSERT_FALSE(stanzas_in(client_->take_written()).empty());
+  io_.poll();  // the coalesced <r/>
+  client_->feed(
+      "<message from='bob@localhost/phone' id='r1'><received xmlns='urn:xmpp:receipts' id='" + id +
+      "'/></message>");
+  EXPECT_EQ(recorder_.delivered, std::vector<std::string>{id});
+  client_->feed("<a xmlns='urn:xmpp:sm:3' h='" + std::to_string(stanzas_sent_ + 1) + "'/>");
+  EXPECT_EQ(client_->client().unacknowledged_messages(), 0u);
+  EXPECT_EQ(recorder_.sent, std::vector<std::string>{});
+
+  // The next message goes the usual way again.
+  std::string next = client_->client().send_message(*Jid::parse("bob@localhost"), "slow");
+  io_.poll();
+  client_->feed("<a xmlns='urn:xmpp:sm:3' h='" + std::to_string(stanzas_sent_ + 2) + "'/>");
+  EXPECT_EQ(recorder_.sent, std::vector<std::string>{next});
+}
+
 TEST_F(ClientTest, TracksPresencePerResourceAndSubscriptionRequests) {
   client_->feed(
       "<presence from='bob@localhost/phone'><show>away</show><status>lunch</status></presence>");

@@ -267,18 +267,10 @@ void XmppProvider::on_message(const xmpp::Message& message) {
 }
 
 void XmppProvider::on_message_sent(const Jid& to, const std::string& id) {
-  // The recipient's receipt can overtake the server's acknowledgement: a
-  // message already delivered is not reported as merely sent afterwards.
-  if (std::find(recently_delivered_.begin(), recently_delivered_.end(), id) !=
-      recently_delivered_.end()) {
-    return;
-  }
   emit_(MessageStateChanged{account_, to.bare_str(), id, DeliveryState::sent, std::nullopt});
 }
 
 void XmppProvider::on_message_delivered(const Jid& from, const std::string& id) {
-  recently_delivered_.push_back(id);
-  if (recently_delivered_.size() > kRecentlyDelivered) recently_delivered_.pop_front();
   emit_(MessageStateChanged{account_, from.bare_str(), id, DeliveryState::delivered, std::nullopt});
 }
 

@@ -1,7 +1,6 @@
 // Private to sotto/app: the Provider for an XMPP account.
 #pragma once
 
-#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -69,9 +68,6 @@ class XmppProvider final : public Provider,
   Contact to_contact(const xmpp::RosterItem& item) const;
 
   std::string account_;
-  // Ids of the last messages the recipient confirmed (see on_message_sent).
-  static constexpr std::size_t kRecentlyDelivered = 256;
-  std::deque<std::string> recently_delivered_;
   Emit emit_;
   std::unique_ptr<xmpp::Client> client_;
 };

@@ -142,6 +142,10 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   uint64_t connection_generation = 0;
   std::unique_ptr<Session> session;
   StreamManagement sm;
+  // Ids of our messages whose recipient's receipt overtook the server's
+  // acknowledgement: they were reported delivered, and "sent" would be a
+  // step back when the acknowledgement comes.
+  std::set<std::string> delivered_before_ack;
   Jid bound;
   std::string cert_sha256;
 
@@ -484,7 +488,8 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
 
   void on_acked(std::vector<SentStanza> acked) {
     for (const SentStanza& stanza : acked) {
-      if (!stanza.message_id.empty()) listener.on_message_sent(stanza.to, stanza.message_id);
+      if (stanza.message_id.empty() || delivered_before_ack.erase(stanza.message_id) > 0) continue;
+      listener.on_message_sent(stanza.to, stanza.message_id);
     }
   }
 
@@ -843,8 +848,14 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
       return;
     }
     if (const Element* receipt = stanza.child("received", ns::receipts)) {
-      if (!outgoing && !archive)
-        listener.on_message_delivered(from->bare(), receipt->attr_or("id"));
+      if (outgoing || archive) return;
+      const std::string acked_id = receipt->attr_or("id");
+      const auto& unacked = sm.unacked_stanzas();
+      if (std::any_of(unacked.begin(), unacked.end(),
+                      [&](const SentStanza& s) { return s.message_id == acked_id; })) {
+        delivered_before_ack.insert(acked_id);
+      }
+      listener.on_message_delivered(from->bare(), acked_id);
       return;
     }
     const Element* body = stanza.child("body", ns::client);
