@@ -15,17 +15,27 @@
 #include "terminal.h"
 
 namespace sotto::cli {
-namespace {
-
-constexpr Millis kConnectTimeout{45000};
-constexpr Millis kServerAnswerTimeout{30000};
-constexpr Millis kRosterPushTimeout{3000};
 
 // Messages can quote what a server said: printable() keeps escapes out.
 int report(const Error& error) {
   std::cerr << "sotto: " << printable(error.message) << '\n';
   return kExitError;
 }
+
+std::string local_time(std::chrono::system_clock::time_point time, const char* format) {
+  std::time_t t = std::chrono::system_clock::to_time_t(time);
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char text[64];
+  std::strftime(text, sizeof text, format, &tm);
+  return text;
+}
+
+namespace {
+
+constexpr Millis kConnectTimeout{45000};
+constexpr Millis kServerAnswerTimeout{30000};
+constexpr Millis kRosterPushTimeout{3000};
 
 // --- addresses and accounts --------------------------------------------------
 
@@ -224,15 +234,6 @@ void print_table(const std::vector<std::vector<std::string>>& rows, std::string_
     }
     std::cout << line << '\n';
   }
-}
-
-std::string local_time(std::chrono::system_clock::time_point time, const char* format) {
-  std::time_t t = std::chrono::system_clock::to_time_t(time);
-  std::tm tm{};
-  localtime_r(&t, &tm);
-  char text[64];
-  std::strftime(text, sizeof text, format, &tm);
-  return text;
 }
 
 std::string presence_text(app::Availability availability, const std::string& status) {

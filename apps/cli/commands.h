@@ -2,6 +2,7 @@
 // and one function per command.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <filesystem>
 #include <limits>
@@ -44,6 +45,13 @@ const std::vector<OptionSpec>& global_options();
 
 // "sotto" or "sotto --profile NAME": the start of a command line to suggest.
 std::string command_prefix(const Context& ctx);
+
+// Prints "sotto: " and the error's message (made printable) to stderr;
+// returns kExitError.
+int report(const Error& error);
+
+// The time in the local zone, strftime-formatted.
+std::string local_time(std::chrono::system_clock::time_point time, const char* format);
 
 // Prints "sotto: message" and a pointer to the command's help; returns kExitUsage.
 int usage_error(const Context& ctx, std::string_view message);

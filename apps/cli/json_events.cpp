@@ -70,9 +70,9 @@ json event_json(const app::Event& event) {
           if (e.error) out["error"] = error_json(*e.error);
           return out;
         } else if constexpr (std::is_same_v<T, app::ContactsLoaded>) {
-          json contacts = json::array();
-          for (const auto& contact : e.contacts) contacts.push_back(contact_json(contact));
-          return json{{"type", "contacts.loaded"}, {"account", e.account}, {"contacts", contacts}};
+          return json{{"type", "contacts.loaded"},
+                      {"account", e.account},
+                      {"contacts", json_array(e.contacts, contact_json)}};
         } else if constexpr (std::is_same_v<T, app::ContactChanged>) {
           return json{{"type", "contact.changed"},
                       {"account", e.contact.account},

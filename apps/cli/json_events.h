@@ -26,6 +26,14 @@ nlohmann::json conversation_json(const app::ConversationSummary& conversation);
 nlohmann::json call_json(const app::CallEntry& call);
 nlohmann::json profile_json(const app::ProfileInfo& info);
 
+// A JSON array of items, each made by to_json (one of the functions above).
+template <class Items, class ToJson>
+nlohmann::json json_array(const Items& items, ToJson to_json) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& item : items) out.push_back(to_json(item));
+  return out;
+}
+
 // "2026-11-27T12:01:02.345Z"
 std::string iso8601_utc(std::chrono::system_clock::time_point time);
 

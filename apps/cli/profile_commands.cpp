@@ -21,19 +21,11 @@ namespace sotto::cli {
 namespace {
 
 constexpr std::size_t kPage = 50;
+constexpr const char* kTimeFormat = "%Y-%m-%d %H:%M";
 
-int report(const Error& error) {
-  std::cerr << "sotto: " << printable(error.message) << '\n';
-  return kExitError;
-}
-
-std::string local_time(std::chrono::system_clock::time_point time) {
-  std::time_t t = std::chrono::system_clock::to_time_t(time);
-  std::tm tm{};
-  localtime_r(&t, &tm);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%d %H:%M", &tm);
-  return text;
+int print_json(const nlohmann::json& value) {
+  std::cout << dump_line(value) << '\n';
+  return kExitOk;
 }
 
 Result<std::size_t> limit_option(const ParsedArgs& args, std::size_t fallback) {
@@ -64,7 +56,7 @@ std::string protection_text(app::ProfileProtection protection) {
 }
 
 void print_message(const app::HistoryMessage& m, bool with_peer) {
-  std::cout << '#' << m.row << "  [" << local_time(m.time) << "] ";
+  std::cout << '#' << m.row << "  [" << local_time(m.time, kTimeFormat) << "] ";
   if (m.outgoing) {
     std::cout << "me";
     if (with_peer) std::cout << " -> " << printable_line(m.peer);
@@ -165,10 +157,7 @@ SessionMarker::~SessionMarker() {
 int profile_info(Context& ctx, const ParsedArgs& args) {
   auto info = ctx.engine.profile_info();
   if (!info) return report(info.error());
-  if (args.has("json")) {
-    std::cout << dump_line(profile_json(*info)) << '\n';
-    return kExitOk;
-  }
+  if (args.has("json")) return print_json(profile_json(*info));
   std::cout << "Profile:   " << ctx.profile << " (" << info->dir.string() << ")\n"
             << "Storage:   "
             << (info->protection == app::ProfileProtection::none ? "" : "encrypted; ")
@@ -280,19 +269,14 @@ int profile_lock(Context& ctx, const ParsedArgs&) {
 int history_list(Context& ctx, const ParsedArgs& args) {
   auto list = ctx.engine.conversations();
   if (!list) return report(list.error());
-  if (args.has("json")) {
-    nlohmann::json out = nlohmann::json::array();
-    for (const auto& c : *list) out.push_back(conversation_json(c));
-    std::cout << dump_line(out) << '\n';
-    return kExitOk;
-  }
+  if (args.has("json")) return print_json(json_array(*list, conversation_json));
   if (list->empty()) {
     std::cout << (ctx.engine.log_history() ? "No history yet.\n"
                                            : "No history (logging is off).\n");
     return kExitOk;
   }
   for (const auto& c : *list) {
-    std::cout << local_time(c.last) << "  " << printable_line(c.account) << "  "
+    std::cout << local_time(c.last, kTimeFormat) << "  " << printable_line(c.account) << "  "
               << printable_line(c.peer) << "  (" << c.messages
               << (c.messages == 1 ? " message)\n" : " messages)\n");
   }
@@ -315,12 +299,7 @@ int history_show(Context& ctx, const ParsedArgs& args) {
   }
   auto page = ctx.engine.history(account, peer, before, *limit);
   if (!page) return report(page.error());
-  if (args.has("json")) {
-    nlohmann::json out = nlohmann::json::array();
-    for (const auto& m : *page) out.push_back(history_json(m));
-    std::cout << dump_line(out) << '\n';
-    return kExitOk;
-  }
+  if (args.has("json")) return print_json(json_array(*page, history_json));
   if (page->empty()) {
     std::cout << "No messages" << (before ? " before that one" : "") << ".\n";
     return kExitOk;
@@ -340,12 +319,7 @@ int history_search(Context& ctx, const ParsedArgs& args) {
   if (!limit) return usage_error(ctx, limit.error().message);
   auto hits = ctx.engine.search_history(words, *limit);
   if (!hits) return report(hits.error());
-  if (args.has("json")) {
-    nlohmann::json out = nlohmann::json::array();
-    for (const auto& m : *hits) out.push_back(history_json(m));
-    std::cout << dump_line(out) << '\n';
-    return kExitOk;
-  }
+  if (args.has("json")) return print_json(json_array(*hits, history_json));
   if (hits->empty()) std::cout << "Nothing found.\n";
   for (const auto& m : *hits) print_message(m, true);
   return kExitOk;
@@ -373,15 +347,10 @@ int history_calls(Context& ctx, const ParsedArgs& args) {
   if (!limit) return usage_error(ctx, limit.error().message);
   auto calls = ctx.engine.call_history(*limit);
   if (!calls) return report(calls.error());
-  if (args.has("json")) {
-    nlohmann::json out = nlohmann::json::array();
-    for (const auto& c : *calls) out.push_back(call_json(c));
-    std::cout << dump_line(out) << '\n';
-    return kExitOk;
-  }
+  if (args.has("json")) return print_json(json_array(*calls, call_json));
   if (calls->empty()) std::cout << "No calls.\n";
   for (const auto& c : *calls) {
-    std::cout << local_time(c.start) << "  " << (c.outgoing ? "to   " : "from ")
+    std::cout << local_time(c.start, kTimeFormat) << "  " << (c.outgoing ? "to   " : "from ")
               << printable_line(c.peer) << "  " << printable_line(c.reason);
     if (c.end) {
       const auto seconds =

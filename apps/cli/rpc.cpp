@@ -626,9 +626,7 @@ class RpcServer {
   void contact_list(Params& p, const Reply& reply) {
     auto contacts = engine_.contacts(p.string("account"));
     if (!contacts) return reply.error(contacts.error());
-    json out = json::array();
-    for (const auto& contact : *contacts) out.push_back(contact_json(contact));
-    reply.ok(std::move(out));
+    reply.ok(json_array(*contacts, contact_json));
   }
 
   void contact_authorize(Params& p, const Reply& reply) {
@@ -720,18 +718,10 @@ class RpcServer {
 
   static constexpr std::int64_t kMaxPage = 10000;
 
-  static json messages_json(const std::vector<app::HistoryMessage>& messages) {
-    json out = json::array();
-    for (const auto& m : messages) out.push_back(history_json(m));
-    return out;
-  }
-
   void history_list(Params&, const Reply& reply) {
     auto list = engine_.conversations();
     if (!list) return reply.error(list.error());
-    json out = json::array();
-    for (const auto& c : *list) out.push_back(conversation_json(c));
-    reply.ok(std::move(out));
+    reply.ok(json_array(*list, conversation_json));
   }
 
   void history_show(Params& p, const Reply& reply) {
@@ -741,7 +731,7 @@ class RpcServer {
     auto limit = p.integer("limit", 1, kMaxPage).value_or(50);
     auto page = engine_.history(account, peer, before, static_cast<std::size_t>(limit));
     if (!page) return reply.error(page.error());
-    reply.ok(messages_json(*page));
+    reply.ok(json_array(*page, history_json));
   }
 
   void history_search(Params& p, const Reply& reply) {
@@ -749,14 +739,14 @@ class RpcServer {
     auto limit = p.integer("limit", 1, kMaxPage).value_or(50);
     auto hits = engine_.search_history(words, static_cast<std::size_t>(limit));
     if (!hits) return reply.error(hits.error());
-    reply.ok(messages_json(*hits));
+    reply.ok(json_array(*hits, history_json));
   }
 
   void history_delete(Params& p, const Reply& reply) {
     const bool all = p.flag("all");
     auto account = p.optional_string("account");
     auto peer = p.optional_string("peer");
-    if (all == (account || peer) || (!all && !(account && peer))) {
+    if (all ? (account || peer) : !(account && peer)) {
       throw InvalidParams{"give 'account' and 'peer', or 'all': true"};
     }
     auto deleted = all ? engine_.delete_all_history() : engine_.delete_history(*account, *peer);
@@ -768,9 +758,7 @@ class RpcServer {
     auto limit = p.integer("limit", 1, kMaxPage).value_or(50);
     auto calls = engine_.call_history(static_cast<std::size_t>(limit));
     if (!calls) return reply.error(calls.error());
-    json out = json::array();
-    for (const auto& c : *calls) out.push_back(call_json(c));
-    reply.ok(std::move(out));
+    reply.ok(json_array(*calls, call_json));
   }
 
   void history_delete_calls(Params&, const Reply& reply) {
