@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "sotto/store/store.h"
 
@@ -57,6 +58,19 @@ class Statement {
   [[nodiscard]] Result<bool> step();
   // Steps to the end, ignoring rows.
   [[nodiscard]] Result<void> run();
+  // Every row, each made by read(*this).
+  template <class Read>
+  [[nodiscard]] auto rows(Read read) -> Result<std::vector<decltype(read(*this))>> {
+    std::vector<decltype(read(*this))> out;
+    for (;;) {
+      auto row = step();
+      if (!row) return Unexpected(row.error());
+      if (!*row) return out;
+      out.push_back(read(*this));
+    }
+  }
+  // Column 0 of the first row as text; nullopt when there is no row.
+  [[nodiscard]] Result<std::optional<std::string>> optional_text();
 
   std::string text(int column) const;
   std::int64_t integer(int column) const;

@@ -284,10 +284,7 @@ Result<std::optional<std::string>> Profile::otr_data(std::string_view account,
   if (auto ok = require_open(); !ok) return Unexpected(ok.error());
   Statement s(*db_, "SELECT data FROM otr WHERE account = ?1 AND kind = ?2");
   s.bind(1, account).bind(2, kind);
-  auto row = s.step();
-  if (!row) return Unexpected(row.error());
-  if (!*row) return std::optional<std::string>();
-  return std::optional<std::string>(s.text(0));
+  return s.optional_text();
 }
 
 Result<void> Profile::set_otr_data(std::string_view account, std::string_view kind,
@@ -333,19 +330,14 @@ Result<ProfileCounts> Profile::counts() {
 Result<std::vector<AccountRecord>> Profile::accounts() {
   if (auto ok = require_open(); !ok) return Unexpected(ok.error());
   Statement s(*db_, "SELECT address, protocol, settings, password FROM accounts ORDER BY position");
-  std::vector<AccountRecord> out;
-  for (;;) {
-    auto row = s.step();
-    if (!row) return Unexpected(row.error());
-    if (!*row) break;
+  return s.rows([](const Statement& row) {
     AccountRecord a;
-    a.address = s.text(0);
-    a.protocol = s.text(1);
-    a.settings = s.text(2);
-    if (!s.is_null(3)) a.password = s.text(3);
-    out.push_back(std::move(a));
-  }
-  return out;
+    a.address = row.text(0);
+    a.protocol = row.text(1);
+    a.settings = row.text(2);
+    if (!row.is_null(3)) a.password = row.text(3);
+    return a;
+  });
 }
 
 Result<void> Profile::put_account(const AccountRecord& account) {
@@ -370,10 +362,7 @@ Result<std::optional<std::string>> Profile::setting(std::string_view key) {
   if (auto ok = require_open(); !ok) return Unexpected(ok.error());
   Statement s(*db_, "SELECT value FROM settings WHERE key = ?1");
   s.bind(1, key);
-  auto row = s.step();
-  if (!row) return Unexpected(row.error());
-  if (!*row) return std::optional<std::string>();
-  return std::optional<std::string>(s.text(0));
+  return s.optional_text();
 }
 
 Result<void> Profile::set_setting(std::string_view key, std::string_view value) {
@@ -392,10 +381,7 @@ Result<std::optional<std::string>> Profile::contact_setting(std::string_view acc
   Statement s(*db_,
               "SELECT value FROM contact_settings WHERE account = ?1 AND peer = ?2 AND key = ?3");
   s.bind(1, account).bind(2, peer).bind(3, key);
-  auto row = s.step();
-  if (!row) return Unexpected(row.error());
-  if (!*row) return std::optional<std::string>();
-  return std::optional<std::string>(s.text(0));
+  return s.optional_text();
 }
 
 Result<void> Profile::set_contact_setting(std::string_view account, std::string_view peer,
@@ -494,15 +480,9 @@ Result<std::vector<MessageRecord>> Profile::conversation(std::string_view accoun
                         " ORDER BY id DESC LIMIT ?4");
   s.bind(1, account).bind(2, peer).bind(3, before.value_or(INT64_MAX));
   s.bind(4, static_cast<std::int64_t>(limit));
-  std::vector<MessageRecord> out;
-  for (;;) {
-    auto row = s.step();
-    if (!row) return Unexpected(row.error());
-    if (!*row) break;
-    out.push_back(read_message(s));
-  }
-  std::reverse(out.begin(), out.end());
-  return out;
+  auto page = s.rows(read_message);
+  if (page) std::reverse(page->begin(), page->end());
+  return page;
 }
 
 Result<std::vector<ConversationRecord>> Profile::conversations() {
@@ -510,14 +490,9 @@ Result<std::vector<ConversationRecord>> Profile::conversations() {
   Statement s(*db_,
               "SELECT account, peer, count(*), max(time_ms) FROM messages"
               " GROUP BY account, peer ORDER BY max(time_ms) DESC");
-  std::vector<ConversationRecord> out;
-  for (;;) {
-    auto row = s.step();
-    if (!row) return Unexpected(row.error());
-    if (!*row) break;
-    out.push_back({s.text(0), s.text(1), s.integer(2), s.integer(3)});
-  }
-  return out;
+  return s.rows([](const Statement& row) {
+    return ConversationRecord{row.text(0), row.text(1), row.integer(2), row.integer(3)};
+  });
 }
 
 Result<std::vector<MessageRecord>> Profile::search(std::string_view words, std::size_t limit) {
@@ -529,14 +504,7 @@ Result<std::vector<MessageRecord>> Profile::search(std::string_view words, std::
                         " WHERE messages_fts MATCH ?1 ORDER BY rowid DESC LIMIT ?2)"
                         " ORDER BY id DESC");
   s.bind(1, query).bind(2, static_cast<std::int64_t>(limit));
-  std::vector<MessageRecord> out;
-  for (;;) {
-    auto row = s.step();
-    if (!row) return Unexpected(row.error());
-    if (!*row) break;
-    out.push_back(read_message(s));
-  }
-  return out;
+  return s.rows(read_message);
 }
 
 Result<std::int64_t> Profile::delete_conversation(std::string_view account, std::string_view peer) {
@@ -618,23 +586,18 @@ Result<std::vector<CallRecord>> Profile::calls(std::size_t limit) {
               "SELECT id, account, peer, outgoing, start_ms, end_ms, reason, secured FROM calls"
               " ORDER BY start_ms DESC, id DESC LIMIT ?1");
   s.bind(1, static_cast<std::int64_t>(limit));
-  std::vector<CallRecord> out;
-  for (;;) {
-    auto row = s.step();
-    if (!row) return Unexpected(row.error());
-    if (!*row) break;
+  return s.rows([](const Statement& row) {
     CallRecord c;
-    c.row = s.integer(0);
-    c.account = s.text(1);
-    c.peer = s.text(2);
-    c.outgoing = s.integer(3) != 0;
-    c.start_ms = s.integer(4);
-    c.end_ms = s.integer(5);
-    c.reason = s.text(6);
-    c.secured = s.integer(7) != 0;
-    out.push_back(std::move(c));
-  }
-  return out;
+    c.row = row.integer(0);
+    c.account = row.text(1);
+    c.peer = row.text(2);
+    c.outgoing = row.integer(3) != 0;
+    c.start_ms = row.integer(4);
+    c.end_ms = row.integer(5);
+    c.reason = row.text(6);
+    c.secured = row.integer(7) != 0;
+    return c;
+  });
 }
 
 Result<std::int64_t> Profile::delete_calls() {

@@ -55,6 +55,13 @@ Result<void> Statement::run() {
   }
 }
 
+Result<std::optional<std::string>> Statement::optional_text() {
+  auto row = step();
+  if (!row) return Unexpected(row.error());
+  if (!*row) return std::optional<std::string>();
+  return std::optional<std::string>(text(0));
+}
+
 std::string Statement::text(int column) const {
   const auto* bytes = sqlite3_column_text(stmt_, column);
   const int size = sqlite3_column_bytes(stmt_, column);
