@@ -85,12 +85,17 @@ struct Engine::Impl {
   // After the profile opens: accounts and settings into memory; the interim
   // profile.json imported and removed.
   Result<void> load();
+  // Opens the profile with a key from the vault, then load(); locks it again
+  // if that fails.
+  Result<void> open_with(Result<store::DataKey> key);
   void forget_accounts();
   Result<void> persist(const StoredAccount& account);
   Result<void> unpersist(const std::string& address);
   // Logs what the event says happened, when logging is on for it.
   void record(const Event& event);
   bool logging_on(const std::string& account, const std::string& peer);
+  // The contact's own switch (on unless turned off).
+  Result<bool> contact_logging(const std::string& account, const std::string& peer);
   void log_sent(const std::string& account, const std::string& peer, const std::string& id,
                 const std::string& body);
 };

@@ -143,6 +143,16 @@ ProfileProtection from_store(store::KeyProtection protection) {
   return ProfileProtection::key_file;
 }
 
+// A conversation as history keys it: the account and the peer, both bare.
+Result<std::pair<std::string, std::string>> conversation_key(const std::string& account,
+                                                             const std::string& peer) {
+  auto own = Jid::parse(account);
+  if (!own) return tl::unexpected(own.error());
+  auto other = Jid::parse(peer);
+  if (!other) return tl::unexpected(other.error());
+  return std::make_pair(own->bare_str(), other->bare_str());
+}
+
 void wipe(std::optional<std::string>& secret) {
   if (secret) secure_wipe(*secret);
 }
@@ -244,6 +254,17 @@ Result<void> Engine::Impl::load() {
   return {};
 }
 
+Result<void> Engine::Impl::open_with(Result<store::DataKey> key) {
+  if (!key) return tl::unexpected(key.error());
+  if (profile->is_open()) return {};
+  if (auto opened = profile->open_with(std::move(*key)); !opened) return opened;
+  if (auto loaded = load(); !loaded) {
+    profile->lock();
+    return loaded;
+  }
+  return {};
+}
+
 void Engine::Impl::forget_accounts() {
   for (auto& account : accounts) secure_wipe(account.password);
   accounts.clear();
@@ -268,14 +289,20 @@ Result<void> Engine::Impl::unpersist(const std::string& address) {
   return profile->remove_account(address);
 }
 
+Result<bool> Engine::Impl::contact_logging(const std::string& account, const std::string& peer) {
+  auto own = profile->contact_setting(account, peer, kLogHistory);
+  if (!own) return tl::unexpected(own.error());
+  return !*own || **own != "0";
+}
+
 bool Engine::Impl::logging_on(const std::string& account, const std::string& peer) {
   if (!log_history || !profile || !profile->is_open()) return false;
-  auto own = profile->contact_setting(account, peer, kLogHistory);
+  auto own = contact_logging(account, peer);
   if (!own) {
     log::warn(kLog, "could not read a history setting: " + own.error().message);
     return false;  // when in doubt, write nothing
   }
-  return !*own || **own != "0";
+  return *own;
 }
 
 void Engine::Impl::log_sent(const std::string& account, const std::string& peer,
@@ -352,8 +379,7 @@ Result<void> Engine::open() {
   auto protection = impl_->profile->protection();
   if (!protection) return tl::unexpected(protection.error());
   if (!*protection || **protection == store::KeyProtection::master_password) return {};
-  if (auto ok = impl_->profile->unlock(std::nullopt); !ok) return ok;
-  return impl_->load();
+  return impl_->open_with(store::Profile::read_key(impl_->dir, std::nullopt));
 }
 
 const std::filesystem::path& Engine::profile_dir() const { return impl_->dir; }
@@ -400,9 +426,7 @@ void Engine::create_profile(std::optional<std::string> master_password,
         return key;
       },
       [this, done = std::move(done)](Result<store::DataKey> key) {
-        if (!key) return done(tl::unexpected(key.error()));
-        if (auto opened = impl_->profile->open_with(std::move(*key)); !opened) return done(opened);
-        done(impl_->load());
+        done(impl_->open_with(std::move(key)));
       });
 }
 
@@ -419,14 +443,7 @@ void Engine::unlock(std::string master_password, std::function<void(Result<void>
         return key;
       },
       [this, done = std::move(done)](Result<store::DataKey> key) {
-        if (!key) return done(tl::unexpected(key.error()));
-        if (impl_->profile->is_open()) return done({});
-        if (auto opened = impl_->profile->open_with(std::move(*key)); !opened) return done(opened);
-        if (auto loaded = impl_->load(); !loaded) {
-          impl_->profile->lock();
-          return done(loaded);
-        }
-        done({});
+        done(impl_->open_with(std::move(key)));
       });
 }
 
@@ -493,21 +510,18 @@ Result<void> Engine::set_log_history(bool on) {
 
 Result<bool> Engine::contact_log_history(const std::string& account, const std::string& peer) {
   if (auto ok = impl_->require_unlocked(); !ok) return tl::unexpected(ok.error());
-  auto jid = Jid::parse(peer);
-  if (!jid) return tl::unexpected(jid.error());
-  auto own = impl_->profile->contact_setting(account, jid->bare_str(), kLogHistory);
-  if (!own) return tl::unexpected(own.error());
-  return !*own || **own != "0";
+  auto key = conversation_key(account, peer);
+  if (!key) return tl::unexpected(key.error());
+  return impl_->contact_logging(key->first, key->second);
 }
 
 Result<void> Engine::set_contact_log_history(const std::string& account, const std::string& peer,
                                              bool on) {
   if (auto ok = impl_->require_unlocked(); !ok) return ok;
   if (impl_->find(account) == nullptr) return fail(Errc::not_found, "no account " + account);
-  auto jid = Jid::parse(peer);
-  if (!jid) return tl::unexpected(jid.error());
-  return impl_->profile->set_contact_setting(impl_->find(account)->settings.address,
-                                             jid->bare_str(), kLogHistory,
+  auto key = conversation_key(account, peer);
+  if (!key) return tl::unexpected(key.error());
+  return impl_->profile->set_contact_setting(key->first, key->second, kLogHistory,
                                              on ? std::nullopt : std::optional<std::string>("0"));
 }
 
@@ -516,11 +530,9 @@ Result<std::vector<HistoryMessage>> Engine::history(const std::string& account,
                                                     std::optional<std::int64_t> before,
                                                     std::size_t limit) {
   if (auto ok = impl_->require_unlocked(); !ok) return tl::unexpected(ok.error());
-  auto jid = Jid::parse(peer);
-  if (!jid) return tl::unexpected(jid.error());
-  auto own = Jid::parse(account);
-  if (!own) return tl::unexpected(own.error());
-  return to_history(impl_->profile->conversation(own->bare_str(), jid->bare_str(), before, limit));
+  auto key = conversation_key(account, peer);
+  if (!key) return tl::unexpected(key.error());
+  return to_history(impl_->profile->conversation(key->first, key->second, before, limit));
 }
 
 Result<std::vector<ConversationSummary>> Engine::conversations() {
@@ -542,11 +554,9 @@ Result<std::vector<HistoryMessage>> Engine::search_history(const std::string& wo
 
 Result<std::int64_t> Engine::delete_history(const std::string& account, const std::string& peer) {
   if (auto ok = impl_->require_unlocked(); !ok) return tl::unexpected(ok.error());
-  auto jid = Jid::parse(peer);
-  if (!jid) return tl::unexpected(jid.error());
-  auto own = Jid::parse(account);
-  if (!own) return tl::unexpected(own.error());
-  return impl_->profile->delete_conversation(own->bare_str(), jid->bare_str());
+  auto key = conversation_key(account, peer);
+  if (!key) return tl::unexpected(key.error());
+  return impl_->profile->delete_conversation(key->first, key->second);
 }
 
 Result<std::int64_t> Engine::delete_all_history() {
