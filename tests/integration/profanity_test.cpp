@@ -7,8 +7,7 @@
 #include <iostream>
 
 #include "harness/profanity.h"
-#include "harness/prosody.h"
-#include "harness/rpc_client.h"
+#include "sotto_on_prosody.h"
 
 namespace sotto::test {
 namespace {
@@ -20,39 +19,9 @@ using namespace std::chrono_literals;
 constexpr const char* kToSotto = "Grüße aus profanity — 日本語 ✓ 🦊";
 constexpr const char* kToProfanity = "Привет from Sotto — ça marche? 🎉";
 
-class ProfanityInterop : public ::testing::Test {
+class ProfanityInterop : public SottoOnProsody {
  protected:
-  static void SetUpTestSuite() { server_ = std::make_unique<Prosody>(); }
-  static void TearDownTestSuite() { server_.reset(); }
-
-  struct User {
-    std::unique_ptr<TempDir> home;
-    std::unique_ptr<RpcProcess> rpc;
-    std::string address;
-  };
-
-  static std::string unique(std::string_view name) {
-    static int counter = 0;
-    return std::string(name) + std::to_string(::getpid()) + "x" + std::to_string(counter++);
-  }
-
-  // A new Sotto account, registered in-band and online, driven through `sotto rpc`.
-  static User sotto_user(std::string_view name) {
-    User user;
-    user.home = std::make_unique<TempDir>("sotto-user");
-    user.rpc = std::make_unique<RpcProcess>(
-        SOTTO_CLI_PATH, std::vector<std::string>{"rpc"},
-        std::map<std::string, std::string>{{"XDG_DATA_HOME", user.home->path().string()}});
-    user.address = unique(name) + "@" + server_->domain();
-    user.rpc->call("account.register", {{"address", user.address},
-                                        {"password", "pw-" + user.address},
-                                        {"host", "127.0.0.1"},
-                                        {"port", server_->c2s_port()},
-                                        {"pin", server_->cert_sha256()},
-                                        {"remember", true}});
-    user.rpc->call("account.connect", {{"address", user.address}, {"wait", true}});
-    return user;
-  }
+  using User = SottoUser;
 
   // A new account (created with prosodyctl) logged in with profanity.
   static std::unique_ptr<Profanity> profanity_user(std::string_view name) {
@@ -63,22 +32,10 @@ class ProfanityInterop : public ::testing::Test {
               << " ms\n";
     return client;
   }
-
-  static json wait_message(User& user, const std::string& body) {
-    return user.rpc->wait_event(
-        [&](const json& e) {
-          return e.value("type", "") == "message.received" && e.value("body", "") == body;
-        },
-        10s);
-  }
-
-  static std::unique_ptr<Prosody> server_;
 };
 
-std::unique_ptr<Prosody> ProfanityInterop::server_;
-
 TEST_F(ProfanityInterop, ProfanityMessageArrivesInSotto) {
-  User alice = sotto_user("alice");
+  User alice = registered_online("alice");
   auto pat = profanity_user("pat");
 
   pat->send(alice.address, kToSotto);
@@ -86,13 +43,13 @@ TEST_F(ProfanityInterop, ProfanityMessageArrivesInSotto) {
   EXPECT_EQ(sent["to"], alice.address);
   EXPECT_EQ(sent["body"], kToSotto);
 
-  json received = wait_message(alice, kToSotto);
+  json received = wait_message(alice, kToSotto, 10s);
   EXPECT_EQ(received["peer"], pat->jid());
   EXPECT_FALSE(received.value("outgoing", true));
 }
 
 TEST_F(ProfanityInterop, SottoMessageArrivesInProfanity) {
-  User alice = sotto_user("alice");
+  User alice = registered_online("alice");
   auto pat = profanity_user("pat");
 
   alice.rpc->call("message.send",
@@ -110,11 +67,11 @@ TEST_F(ProfanityInterop, SottoMessageArrivesInProfanity) {
 }
 
 TEST_F(ProfanityInterop, ConversationBothWays) {
-  User alice = sotto_user("alice");
+  User alice = registered_online("alice");
   auto pat = profanity_user("pat");
 
   pat->send(alice.address, "first from profanity");
-  EXPECT_EQ(wait_message(alice, "first from profanity")["peer"], pat->jid());
+  EXPECT_EQ(wait_message(alice, "first from profanity", 10s)["peer"], pat->jid());
 
   alice.rpc->call("message.send",
                   {{"account", alice.address}, {"to", pat->jid()}, {"body", kToProfanity}});
@@ -122,7 +79,7 @@ TEST_F(ProfanityInterop, ConversationBothWays) {
 
   // The chat window is open and focused now: a plain line is a message.
   pat->command(kToSotto);
-  EXPECT_EQ(wait_message(alice, kToSotto)["peer"], pat->jid());
+  EXPECT_EQ(wait_message(alice, kToSotto, 10s)["peer"], pat->jid());
 }
 
 // The harness itself: a refused login is an error at once, not a timeout.
@@ -149,7 +106,7 @@ TEST_F(ProfanityInterop, OtrFingerprintIsReadFromTheScreen) {
 }
 
 TEST_F(ProfanityInterop, ProfanityAuthorizesSottoAndAcknowledgesDelivery) {
-  User alice = sotto_user("alice");
+  User alice = registered_online("alice");
   auto pat = profanity_user("pat");
 
   alice.rpc->call("contact.add", {{"account", alice.address}, {"address", pat->jid()}});

@@ -11,8 +11,7 @@
 #include <fstream>
 #include <iterator>
 
-#include "harness/prosody.h"
-#include "harness/rpc_client.h"
+#include "sotto_on_prosody.h"
 
 namespace sotto::test {
 namespace {
@@ -80,65 +79,14 @@ std::pair<std::string, int> run_cli(const fs::path& home, const std::string& arg
   return {out, WIFEXITED(status) ? WEXITSTATUS(status) : -1};
 }
 
-class ProfileAtRest : public ::testing::Test {
+class ProfileAtRest : public SottoOnProsody {
  protected:
-  static void SetUpTestSuite() { server_ = std::make_unique<Prosody>(); }
-  static void TearDownTestSuite() { server_.reset(); }
+  using User = SottoUser;
 
-  struct User {
-    std::unique_ptr<TempDir> home;
-    std::unique_ptr<RpcProcess> rpc;
-    std::string address;
-    std::string password;
-    fs::path profile() const { return home->path() / "sotto" / "default"; }
-  };
-
-  static std::string unique(std::string_view name) {
-    static int counter = 0;
-    return std::string(name) + std::to_string(::getpid()) + "y" + std::to_string(counter++);
-  }
-
-  static void start_rpc(User& user) {
-    user.rpc = std::make_unique<RpcProcess>(
-        SOTTO_CLI_PATH, std::vector<std::string>{"rpc"},
-        std::map<std::string, std::string>{{"XDG_DATA_HOME", user.home->path().string()}});
-  }
-
-  static void stop_rpc(User& user) {
-    user.rpc->close_stdin();
-    EXPECT_EQ(user.rpc->wait_exit(10s), std::optional<int>(0)) << user.rpc->stderr_text();
-    user.rpc.reset();
-  }
-
-  json server_params(const User& user) {
-    return json{{"address", user.address},       {"password", user.password},
-                {"host", "127.0.0.1"},           {"port", server_->c2s_port()},
-                {"pin", server_->cert_sha256()}, {"remember", true}};
-  }
-
-  User registered_online(std::string_view name) {
-    User user;
-    user.home = std::make_unique<TempDir>("sotto-user");
-    user.address = unique(name) + "@" + server_->domain();
-    user.password = "Pw-" + unique("secret");
-    start_rpc(user);
-    user.rpc->call("account.register", server_params(user));
-    user.rpc->call("account.connect", {{"address", user.address}, {"wait", true}});
-    return user;
-  }
-
-  static void wait_request(User& user, const std::string& from) {
-    user.rpc->wait_event([&](const json& e) {
-      return e.value("type", "") == "authorization.requested" && e.value("address", "") == from;
-    });
-  }
-
+  // Friends whose presence each has seen, so that messages to the bare
+  // address reach the other's session.
   static void befriend(User& a, User& b) {
-    a.rpc->call("contact.add", {{"account", a.address}, {"address", b.address}, {"name", "B"}});
-    wait_request(b, a.address);
-    b.rpc->call("contact.authorize", {{"account", b.address}, {"address", a.address}});
-    wait_request(a, b.address);
-    a.rpc->call("contact.authorize", {{"account", a.address}, {"address", b.address}});
+    SottoOnProsody::befriend(a, b, {{"name", "B"}});
     for (User* u : {&a, &b}) {
       const std::string other = u == &a ? b.address : a.address;
       u->rpc->wait_event([&](const json& e) {
@@ -170,11 +118,7 @@ class ProfileAtRest : public ::testing::Test {
     for (const auto& m : messages) out.push_back(m.value("body", ""));
     return out;
   }
-
-  static std::unique_ptr<Prosody> server_;
 };
-
-std::unique_ptr<Prosody> ProfileAtRest::server_;
 
 TEST_F(ProfileAtRest, NothingReadableIsLeftInTheProfileFolder) {
   User alice = registered_online("alice");
@@ -364,20 +308,14 @@ TEST_F(ProfileAtRest, ProfileLockEndsTheSessionsUsingIt) {
 }
 
 TEST_F(ProfileAtRest, TheInterimProfileFileIsImportedAndRemoved) {
+  // Create the account on the server from a throwaway profile.
+  User maker = start_user("alice");
+  maker.rpc->call("account.register", server_params(maker.address, maker.password));
+  stop_rpc(maker);
   User alice;
   alice.home = std::make_unique<TempDir>("sotto-user");
-  alice.address = unique("alice") + "@" + server_->domain();
-  alice.password = "Pw-" + unique("secret");
-  {
-    // Create the account on the server from a throwaway profile.
-    User maker;
-    maker.home = std::make_unique<TempDir>("sotto-user");
-    maker.address = alice.address;
-    maker.password = alice.password;
-    start_rpc(maker);
-    maker.rpc->call("account.register", server_params(maker));
-    stop_rpc(maker);
-  }
+  alice.address = maker.address;
+  alice.password = maker.password;
   // The first issue's profile.json, as it wrote it.
   fs::create_directories(alice.profile());
   json interim{{"version", 1},

@@ -10,8 +10,7 @@
 #include <algorithm>
 #include <set>
 
-#include "harness/prosody.h"
-#include "harness/rpc_client.h"
+#include "sotto_on_prosody.h"
 
 namespace sotto::test {
 namespace {
@@ -19,87 +18,10 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-class XmppChat : public ::testing::Test {
+class XmppChat : public SottoOnProsody {
  protected:
-  static void SetUpTestSuite() { server_ = std::make_unique<Prosody>(); }
-  static void TearDownTestSuite() { server_.reset(); }
-
-  // A user: their own profile folder and their own `sotto rpc` process.
-  struct User {
-    std::unique_ptr<TempDir> home;
-    std::unique_ptr<RpcProcess> rpc;
-    std::string address;
-  };
-
-  static std::string unique(std::string_view name) {
-    static int counter = 0;
-    return std::string(name) + std::to_string(::getpid()) + "x" + std::to_string(counter++);
-  }
-
-  User start_user(std::string_view name) {
-    User user;
-    user.home = std::make_unique<TempDir>("sotto-user");
-    user.rpc = std::make_unique<RpcProcess>(
-        SOTTO_CLI_PATH, std::vector<std::string>{"rpc"},
-        std::map<std::string, std::string>{{"XDG_DATA_HOME", user.home->path().string()}});
-    user.address = unique(name) + "@" + server_->domain();
-    return user;
-  }
-
-  json server_params(const std::string& address, const std::string& password) {
-    return json{
-        {"address", address},          {"password", password},          {"host", "127.0.0.1"},
-        {"port", server_->c2s_port()}, {"pin", server_->cert_sha256()}, {"remember", true}};
-  }
-
-  User registered_online(std::string_view name) {
-    User user = start_user(name);
-    user.rpc->call("account.register", server_params(user.address, "pw-" + user.address));
-    connect(user);
-    return user;
-  }
-
-  void connect(User& user, json extra = json::object()) {
-    json params{{"address", user.address}, {"wait", true}};
-    params.update(extra);
-    user.rpc->call("account.connect", params);
-  }
-
-  static json wait_contact(User& user, const std::string& address,
-                           std::function<bool(const json&)> match) {
-    return user.rpc->wait_event([&](const json& e) {
-      return e.value("type", "") == "contact.changed" &&
-             e["contact"].value("address", "") == address && match(e["contact"]);
-    });
-  }
-
-  static void wait_request(User& user, const std::string& from) {
-    user.rpc->wait_event([&](const json& e) {
-      return e.value("type", "") == "authorization.requested" && e.value("address", "") == from;
-    });
-  }
-
-  // `a` adds `b`; `b` authorizes (and asks back); `a` authorizes in turn.
-  static void befriend(User& a, User& b) {
-    a.rpc->call("contact.add", {{"account", a.address}, {"address", b.address}});
-    wait_request(b, a.address);
-    b.rpc->call("contact.authorize", {{"account", b.address}, {"address", a.address}});
-    wait_request(a, b.address);
-    a.rpc->call("contact.authorize", {{"account", a.address}, {"address", b.address}});
-    wait_contact(a, b.address, [](const json& c) { return c.value("subscription", "") == "both"; });
-    wait_contact(b, a.address, [](const json& c) { return c.value("subscription", "") == "both"; });
-  }
-
-  static json wait_message(User& user, const std::string& body) {
-    return user.rpc->wait_event([&](const json& e) {
-      return e.value("type", "") == "message.received" && e.value("body", "") == body;
-    });
-  }
-
-  static std::unique_ptr<Prosody> server_;
+  using User = SottoUser;
 };
-
-std::unique_ptr<Prosody> XmppChat::server_;
 
 // Groups are a set: the server may return them in any order.
 json sorted(json groups) {
@@ -194,7 +116,7 @@ TEST_F(XmppChat, ChangedPasswordLogsInAndTheOldOneNoLongerDoes) {
 
   json old = alice.rpc->call_raw(
       "account.connect",
-      {{"address", alice.address}, {"password", "pw-" + alice.address}, {"wait", true}});
+      {{"address", alice.address}, {"password", alice.password}, {"wait", true}});
   ASSERT_TRUE(old.contains("error")) << old.dump();
   EXPECT_EQ(old["error"]["data"]["errc"], "auth");
 }
@@ -356,7 +278,7 @@ TEST_F(XmppChat, MessagesFromAndToTheUsersOtherDevicesAppearThroughCarbons) {
   // Alice's second device: another profile with the same account.
   User phone = start_user("phone");
   phone.address = alice.address;
-  json settings = server_params(alice.address, "pw-" + alice.address);
+  json settings = server_params(alice.address, alice.password);
   phone.rpc->call("account.add", settings);
   connect(phone);
   // "Online" means bound with stream management on; the phone's presence
