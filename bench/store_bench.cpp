@@ -44,6 +44,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "harness/prosody.h"
 #include "sotto/store/profile.h"
 #include "sotto/store/store.h"
 #include "sotto/store/vault.h"
@@ -76,19 +77,6 @@ void record(const std::string& name, double seconds) {
   auto it = g_seconds.find(name);
   if (it == g_seconds.end() || seconds < it->second) g_seconds[name] = seconds;
 }
-
-class Folder {
- public:
-  Folder() {
-    std::string templ = (fs::temp_directory_path() / "sotto-bench-XXXXXX").string();
-    path_ = ::mkdtemp(templ.data());
-  }
-  ~Folder() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  fs::path path_;
-};
 
 void must(int rc, sqlite3* db, const char* what) {
   if (rc != SQLITE_OK && rc != SQLITE_DONE && rc != SQLITE_ROW) {
@@ -481,14 +469,14 @@ struct Timer {
 // Both sides run the same work piece by piece in turn (a batch, a message, a
 // query), so that whatever else the machine does falls on both alike.
 struct Sides {
-  Folder folder;
+  sotto::test::TempDir folder{"sotto-bench"};
   DataKey key = DataKey::random();
   fs::path paths[2];  // [0] plain, [1] aead
   bool built = false;
 
   Sides() {
-    paths[0] = folder.path_ / "plain.db";
-    paths[1] = folder.path_ / store::kDatabaseFile;
+    paths[0] = folder.path() / "plain.db";
+    paths[1] = folder.path() / store::kDatabaseFile;
   }
   const DataKey* key_for(int side) const { return side == 1 ? &key : nullptr; }
 };
@@ -738,7 +726,7 @@ void BM_Unlock(benchmark::State& state) {
   Sides& s = built();
   const fs::path& path = s.paths[aead ? 1 : 0];
   const std::string name = kind == 0 ? "plain" : kind == 1 ? "keyfile" : "password";
-  const fs::path vault = s.folder.path_ / store::kVaultFile;
+  const fs::path vault = s.folder.path() / store::kVaultFile;
   const std::optional<std::string> password =
       kind == 2 ? std::optional<std::string>("correct horse battery staple") : std::nullopt;
   if (aead) {

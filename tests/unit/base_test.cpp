@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "harness/prosody.h"
+
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
@@ -44,21 +46,7 @@ class ScopedEnv {
   std::optional<std::string> old_;
 };
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "sotto-base-test-XXXXXX").string();
-    path_ = ::mkdtemp(pattern.data());
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using test::TempDir;
 
 unsigned mode_of(const fs::path& path) {
   struct stat info {};

@@ -27,6 +27,7 @@
 #include <string_view>
 #include <vector>
 
+#include "harness/prosody.h"
 #include "sotto/store/keyring.h"
 #include "sotto/store/vault.h"
 
@@ -147,9 +148,7 @@ class KeyringTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_GE(sodium_init(), 0);
-    char pattern[] = "/tmp/sotto-keyring-XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern), nullptr);
-    dir_ = pattern;
+    dir_ = temp_.path();
     for (const char* sub : {"home", "data", "config", "cache", "run", "profile"})
       fs::create_directories(dir_ / sub);
     fs::permissions(dir_ / "run", fs::perms::owner_all);
@@ -189,7 +188,6 @@ class KeyringTest : public ::testing::Test {
     if (HasFailure())
       for (const char* log : {"bus.log", "keyring.log"})
         std::cerr << "--- " << log << ":\n" << read_text(dir_ / log);
-    fs::remove_all(dir_);
   }
 
   // A session bus that knows no .service files: when the keyring stops, no
@@ -299,6 +297,7 @@ class KeyringTest : public ::testing::Test {
            bytes.find(hex) != std::string::npos;
   }
 
+  test::TempDir temp_{"sotto-keyring"};
   fs::path dir_;
   fs::path file_;
   std::vector<std::string> env_;

@@ -19,6 +19,7 @@
 #include <string>
 #include <thread>
 
+#include "harness/prosody.h"
 #include "sotto/store/internal.h"
 #include "sotto/store/profile.h"
 
@@ -38,12 +39,8 @@ class ProfileTest : public ::testing::Test {
     ASSERT_GE(sodium_init(), 0);
     // Never the developer's desktop keyring (keyring_test has its own).
     ::unsetenv("DBUS_SESSION_BUS_ADDRESS");
-    char pattern[] = "/tmp/sotto-profile-XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern), nullptr);
-    root_ = pattern;
-    dir_ = root_ / "p";
+    dir_ = root_.path() / "p";
   }
-  void TearDown() override { fs::remove_all(root_); }
 
   MessageRecord message(std::string peer, std::string body, bool outgoing = false,
                         std::string id = {}) {
@@ -79,7 +76,7 @@ class ProfileTest : public ::testing::Test {
     return plain;
   }
 
-  fs::path root_;
+  test::TempDir root_{"sotto-profile"};
   fs::path dir_;
   std::int64_t clock_ms_ = 1'700'000'000'000;
 };

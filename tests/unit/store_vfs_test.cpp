@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "harness/prosody.h"
 #include "sotto/store/store.h"
 
 namespace sotto::store {
@@ -27,21 +28,7 @@ namespace fs = std::filesystem;
 constexpr int kPage = 4096;
 constexpr int kFrame = 24 + kPage;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string templ = (fs::temp_directory_path() / "sotto-store-XXXXXX").string();
-    path_ = ::mkdtemp(templ.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using test::TempDir;
 
 std::string read_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);

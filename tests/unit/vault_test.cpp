@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 
+#include "harness/prosody.h"
 #include "sotto/store/vault.h"
 
 namespace sotto::store {
@@ -24,16 +25,13 @@ class VaultTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_GE(sodium_init(), 0);
-    char pattern[] = "/tmp/sotto-vault-XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern), nullptr);
-    dir_ = pattern;
+    dir_ = temp_.path();
     file_ = dir_ / "key";
     randombytes_buf(key_.data(), key_.size());
     if (const char* bus = std::getenv("DBUS_SESSION_BUS_ADDRESS")) saved_bus_ = bus;
     ::unsetenv("DBUS_SESSION_BUS_ADDRESS");
   }
   void TearDown() override {
-    fs::remove_all(dir_);
     if (saved_bus_) ::setenv("DBUS_SESSION_BUS_ADDRESS", saved_bus_->c_str(), 1);
   }
 
@@ -49,6 +47,7 @@ class VaultTest : public ::testing::Test {
            std::string::npos;
   }
 
+  test::TempDir temp_{"sotto-vault"};
   fs::path dir_;
   fs::path file_;
   std::array<unsigned char, kDataKeyBytes> key_{};
