@@ -254,8 +254,10 @@ std::string item_label(std::string_view profile_name) {
   return "Sotto profile key (" + std::string(profile_name) + ")";
 }
 
-Result<void> store(const VaultId& id, std::string_view label,
-                   std::span<const unsigned char, kDataKeyBytes> key) {
+// Runs body(g, session, service) under the keyring mutex, with libsecret
+// loaded and the Secret Service open.
+template <class Body>
+Result<void> with_service(Body body) {
   std::lock_guard lock(keyring_mutex());
   auto loaded = load();
   if (!loaded) return tl::unexpected(loaded.error());
@@ -263,98 +265,96 @@ Result<void> store(const VaultId& id, std::string_view label,
   Session session(*g);
   auto service = open_service(*g, session);
   if (!service) return tl::unexpected(service.error());
+  return body(g, session, service->get());
+}
 
-  auto collection_result = session.run([&](GCancellable* c, GAsyncReadyCallback cb, gpointer data) {
-    g->collection_for_alias(service->get(), SECRET_COLLECTION_DEFAULT, SECRET_COLLECTION_NONE, c,
-                            cb, data);
+Result<void> store(const VaultId& id, std::string_view label,
+                   std::span<const unsigned char, kDataKeyBytes> key) {
+  return with_service([&](const Api* g, Session& session, SecretService* service) -> Result<void> {
+    auto collection_result =
+        session.run([&](GCancellable* c, GAsyncReadyCallback cb, gpointer data) {
+          g->collection_for_alias(service, SECRET_COLLECTION_DEFAULT, SECRET_COLLECTION_NONE, c, cb,
+                                  data);
+        });
+    GError* error = nullptr;
+    Object<SecretCollection> collection(
+        g->collection_for_alias_finish(collection_result.get(), &error));
+    if (error != nullptr)
+      return unavailable("the desktop keyring failed: " + session.reason(error));
+    if (!collection) return unavailable("the desktop keyring has no default collection");
+    // Creating an item in a locked collection would pop up an unlock prompt.
+    if (g->collection_get_locked(collection.get()))
+      return unavailable("the desktop keyring is locked");
+
+    constexpr std::size_t kHexBytes = kDataKeyBytes * 2;
+    auto* hex = static_cast<char*>(sodium_malloc(kHexBytes + 1));
+    if (hex == nullptr) return fail(Errc::io, "out of secure memory");
+    sodium_bin2hex(hex, kHexBytes + 1, key.data(), key.size());
+    // libsecret copies the secret into its own wiped memory.
+    SecretValue* value = g->value_new(hex, static_cast<gssize>(kHexBytes), "text/plain");
+    sodium_free(hex);
+
+    const std::string id_hex = to_hex(id);
+    Attributes attributes(*g, id_hex);
+    const std::string label_text(label);
+    auto item_result = session.run([&](GCancellable* c, GAsyncReadyCallback cb, gpointer data) {
+      g->item_create(collection.get(), &schema(), attributes.get(), label_text.c_str(), value,
+                     SECRET_ITEM_CREATE_NONE, c, cb, data);
+    });
+    g->value_unref(value);
+    Object<SecretItem> item(g->item_create_finish(item_result.get(), &error));
+    if (!item)
+      return fail(Errc::io,
+                  "the desktop keyring did not store the profile's key: " + session.reason(error));
+    return {};
   });
-  GError* error = nullptr;
-  Object<SecretCollection> collection(
-      g->collection_for_alias_finish(collection_result.get(), &error));
-  if (error != nullptr) return unavailable("the desktop keyring failed: " + session.reason(error));
-  if (!collection) return unavailable("the desktop keyring has no default collection");
-  // Creating an item in a locked collection would pop up an unlock prompt.
-  if (g->collection_get_locked(collection.get()))
-    return unavailable("the desktop keyring is locked");
-
-  constexpr std::size_t kHexBytes = kDataKeyBytes * 2;
-  auto* hex = static_cast<char*>(sodium_malloc(kHexBytes + 1));
-  if (hex == nullptr) return fail(Errc::io, "out of secure memory");
-  sodium_bin2hex(hex, kHexBytes + 1, key.data(), key.size());
-  // libsecret copies the secret into its own wiped memory.
-  SecretValue* value = g->value_new(hex, static_cast<gssize>(kHexBytes), "text/plain");
-  sodium_free(hex);
-
-  const std::string id_hex = to_hex(id);
-  Attributes attributes(*g, id_hex);
-  const std::string label_text(label);
-  auto item_result = session.run([&](GCancellable* c, GAsyncReadyCallback cb, gpointer data) {
-    g->item_create(collection.get(), &schema(), attributes.get(), label_text.c_str(), value,
-                   SECRET_ITEM_CREATE_NONE, c, cb, data);
-  });
-  g->value_unref(value);
-  Object<SecretItem> item(g->item_create_finish(item_result.get(), &error));
-  if (!item)
-    return fail(Errc::io,
-                "the desktop keyring did not store the profile's key: " + session.reason(error));
-  return {};
 }
 
 Result<void> lookup(const VaultId& id, std::span<unsigned char, kDataKeyBytes> key_out) {
-  std::lock_guard lock(keyring_mutex());
-  auto loaded = load();
-  if (!loaded) return tl::unexpected(loaded.error());
-  const Api* g = *loaded;
-  Session session(*g);
-  auto service = open_service(*g, session);
-  if (!service) return tl::unexpected(service.error());
-  auto items = search(*g, session, service->get(), id, true);
-  if (!items) return tl::unexpected(items.error());
-  if (items->empty()) return fail(Errc::not_found, "the desktop keyring has no such item");
-  bool locked = false;
-  for (const auto& item : *items) {
-    if (g->item_get_locked(item.get())) {
-      locked = true;
-      continue;
+  return with_service([&](const Api* g, Session& session, SecretService* service) -> Result<void> {
+    auto items = search(*g, session, service, id, true);
+    if (!items) return tl::unexpected(items.error());
+    if (items->empty()) return fail(Errc::not_found, "the desktop keyring has no such item");
+    bool locked = false;
+    for (const auto& item : *items) {
+      if (g->item_get_locked(item.get())) {
+        locked = true;
+        continue;
+      }
+      SecretValue* value = g->item_get_secret(item.get());
+      if (value == nullptr) continue;
+      gsize length = 0;
+      const gchar* hex = g->value_get(value, &length);
+      std::size_t bin_length = 0;
+      const bool parsed = length == kDataKeyBytes * 2 &&
+                          sodium_hex2bin(key_out.data(), key_out.size(), hex, length, nullptr,
+                                         &bin_length, nullptr) == 0 &&
+                          bin_length == kDataKeyBytes;
+      // Wipes libsecret's copy (egg secure memory).
+      g->value_unref(value);
+      if (parsed) return {};
+      sodium_memzero(key_out.data(), key_out.size());
     }
-    SecretValue* value = g->item_get_secret(item.get());
-    if (value == nullptr) continue;
-    gsize length = 0;
-    const gchar* hex = g->value_get(value, &length);
-    std::size_t bin_length = 0;
-    const bool parsed = length == kDataKeyBytes * 2 &&
-                        sodium_hex2bin(key_out.data(), key_out.size(), hex, length, nullptr,
-                                       &bin_length, nullptr) == 0 &&
-                        bin_length == kDataKeyBytes;
-    // Wipes libsecret's copy (egg secure memory).
-    g->value_unref(value);
-    if (parsed) return {};
-    sodium_memzero(key_out.data(), key_out.size());
-  }
-  if (locked) return unavailable("the desktop keyring is locked");
-  return fail(Errc::io, "the desktop keyring's copy of the profile's key is damaged");
+    if (locked) return unavailable("the desktop keyring is locked");
+    return fail(Errc::io, "the desktop keyring's copy of the profile's key is damaged");
+  });
 }
 
 Result<void> erase(const VaultId& id) {
-  std::lock_guard lock(keyring_mutex());
-  auto loaded = load();
-  if (!loaded) return tl::unexpected(loaded.error());
-  const Api* g = *loaded;
-  Session session(*g);
-  auto service = open_service(*g, session);
-  if (!service) return tl::unexpected(service.error());
-  auto items = search(*g, session, service->get(), id, false);
-  if (!items) return tl::unexpected(items.error());
-  for (const auto& item : *items) {
-    if (g->item_get_locked(item.get())) return unavailable("the desktop keyring is locked");
-    auto result = session.run([&](GCancellable* c, GAsyncReadyCallback cb, gpointer data) {
-      g->item_delete(item.get(), c, cb, data);
-    });
-    GError* error = nullptr;
-    if (!g->item_delete_finish(item.get(), result.get(), &error))
-      return unavailable("the desktop keyring did not delete the item: " + session.reason(error));
-  }
-  return {};
+  return with_service([&](const Api* g, Session& session, SecretService* service) -> Result<void> {
+    auto items = search(*g, session, service, id, false);
+    if (!items) return tl::unexpected(items.error());
+    for (const auto& item : *items) {
+      if (g->item_get_locked(item.get())) return unavailable("the desktop keyring is locked");
+      auto result = session.run([&](GCancellable* c, GAsyncReadyCallback cb, gpointer data) {
+        g->item_delete(item.get(), c, cb, data);
+      });
+      GError* error = nullptr;
+      if (!g->item_delete_finish(item.get(), result.get(), &error))
+        return unavailable("the desktop keyring did not delete the item: " + session.reason(error));
+    }
+    return {};
+  });
 }
 
 }  // namespace sotto::store::keyring
