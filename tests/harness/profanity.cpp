@@ -1,4 +1,5 @@
 #include "harness/profanity.h"
+#include "harness/util.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -23,6 +24,11 @@ extern char** environ;
 namespace sotto::test {
 namespace {
 
+using detail::errno_text;
+using detail::find_executable;
+using detail::read_file;
+using detail::tail_lines;
+
 namespace fs = std::filesystem;
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
@@ -34,24 +40,6 @@ constexpr auto kQuitTimeout = 5s;
 constexpr const char* kSession = "profanity";
 constexpr const char* kTarget = "=profanity:";  // the session's current window
 
-std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-std::string tail_lines(const std::string& text, std::size_t count) {
-  std::size_t pos = text.size();
-  if (pos > 0 && text[pos - 1] == '\n') --pos;
-  for (std::size_t lines = 0; pos > 0; --pos) {
-    if (text[pos - 1] == '\n' && ++lines == count) break;
-  }
-  return text.substr(pos);
-}
-
 void write_file(const fs::path& path, const std::string& text, mode_t mode = 0600) {
   {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -62,16 +50,6 @@ void write_file(const fs::path& path, const std::string& text, mode_t mode = 060
 }
 
 // The absolute path of `name` on $PATH (execve after fork does no lookup).
-std::string find_executable(const std::string& name) {
-  const char* path_env = std::getenv("PATH");
-  std::istringstream dirs(path_env != nullptr ? path_env : "/usr/local/bin:/usr/bin:/bin");
-  for (std::string dir; std::getline(dirs, dir, ':');) {
-    if (dir.empty()) continue;
-    fs::path candidate = fs::path(dir) / name;
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  throw std::runtime_error(name + " not found on PATH (install it: apt-get install " + name + ")");
-}
 
 // Whether `pid` is a live process (not gone, not a zombie: tmux can be slow
 // to reap its pane's process).
@@ -94,7 +72,7 @@ struct Child {
 Child spawn(const std::vector<std::string>& args, const std::vector<std::string>& env, bool capture,
             bool die_with_parent) {
   std::vector<std::string> argv_strings = args;
-  argv_strings[0] = find_executable(args[0]);
+  argv_strings[0] = find_executable(args[0], args[0]);
   std::vector<char*> argv;
   for (auto& arg : argv_strings) argv.push_back(arg.data());
   argv.push_back(nullptr);
@@ -219,7 +197,7 @@ Profanity::Profanity(const Prosody& server, const std::string& jid, const std::s
   }
   for (const auto& [name, value] : overrides) env_.push_back(name + "=" + value);
 
-  find_executable("profanity");  // a clear error before tmux starts
+  find_executable("profanity", "profanity");  // a clear error before tmux starts
   started_ = Clock::now();
   tmux_pid_ = spawn({"tmux", "-u", "-S", (dir() / "tmux.sock").string(), "-f", "/dev/null", "-D"},
                     env_, false, true)

@@ -1,4 +1,5 @@
 #include "harness/prosody.h"
+#include "harness/util.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -31,6 +32,12 @@
 namespace sotto::test {
 namespace {
 
+using detail::errno_text;
+using detail::find_executable;
+using detail::read_file;
+using detail::tail_lines;
+using detail::temp_root;
+
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
@@ -40,13 +47,6 @@ constexpr auto kPollInterval = 10ms;
 constexpr auto kStopTimeout = 5s;
 constexpr auto kCommandTimeout = 30s;
 constexpr int kStartAttempts = 3;  // fresh ports when another process took ours
-
-std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
-
-std::string temp_root() {
-  const char* dir = std::getenv("TMPDIR");
-  return dir != nullptr && *dir != '\0' ? dir : "/tmp";
-}
 
 class Fd {
  public:
@@ -64,24 +64,6 @@ class Fd {
   int fd_;
 };
 
-std::string read_file(const fs::path& path, std::uintmax_t offset = 0) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return {};
-  in.seekg(static_cast<std::streamoff>(offset));
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-std::string tail_lines(const std::string& text, std::size_t count) {
-  std::size_t pos = text.size();
-  if (pos > 0 && text[pos - 1] == '\n') --pos;
-  for (std::size_t lines = 0; pos > 0; --pos) {
-    if (text[pos - 1] == '\n' && ++lines == count) break;
-  }
-  return text.substr(pos);
-}
-
 std::string describe_status(int status) {
   if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
   if (WIFSIGNALED(status)) return std::string("killed by ") + ::strsignal(WTERMSIG(status));
@@ -89,18 +71,6 @@ std::string describe_status(int status) {
 }
 
 // The absolute path of `name` on $PATH, resolved before fork (execv after fork).
-std::string find_executable(const std::string& name) {
-  const char* path_env = std::getenv("PATH");
-  std::string path = path_env != nullptr ? path_env : "/usr/local/bin:/usr/bin:/bin";
-  std::istringstream dirs(path);
-  for (std::string dir; std::getline(dirs, dir, ':');) {
-    if (dir.empty()) continue;
-    fs::path candidate = fs::path(dir) / name;
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  throw std::runtime_error(name + " not found on PATH (install it: apt-get install " +
-                           (name == "openssl" ? "openssl" : "prosody") + ")");
-}
 
 struct SpawnOptions {
   fs::path output{};       // stdout and stderr, appended
@@ -113,7 +83,7 @@ struct SpawnOptions {
 // closed. Throws if the program cannot be executed.
 pid_t spawn(const std::vector<std::string>& args, const SpawnOptions& options) {
   std::vector<std::string> argv_strings = args;
-  argv_strings[0] = find_executable(args[0]);
+  argv_strings[0] = find_executable(args[0], args[0] == "openssl" ? "openssl" : "prosody");
   std::vector<char*> argv;
   for (auto& arg : argv_strings) argv.push_back(arg.data());
   argv.push_back(nullptr);

@@ -1,4 +1,5 @@
 #include "harness/rpc_client.h"
+#include "harness/util.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -19,10 +20,11 @@ extern char** environ;
 namespace sotto::test {
 namespace {
 
+using detail::errno_text;
+using detail::temp_root;
+
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
-
-std::string errno_text(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
 
 void make_pipe(int fds[2]) {
   if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error(errno_text("pipe2"));
@@ -37,11 +39,6 @@ void close_fd(int& fd) {
 void ignore_sigpipe() {
   static std::once_flag once;
   std::call_once(once, [] { ::signal(SIGPIPE, SIG_IGN); });
-}
-
-std::string temp_root() {
-  const char* dir = std::getenv("TMPDIR");
-  return dir != nullptr && *dir != '\0' ? dir : "/tmp";
 }
 
 int decode_status(int status) {
