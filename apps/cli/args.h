@@ -2,6 +2,7 @@
 // a few short flags (-v), positionals, and "--" to end the options.
 #pragma once
 
+#include <charconv>
 #include <map>
 #include <optional>
 #include <span>
@@ -38,5 +39,16 @@ class ParsedArgs {
 // Errors are Errc::invalid_argument with a message for the usage line.
 [[nodiscard]] Result<ParsedArgs> parse_args(std::span<const std::string> args,
                                             std::span<const OptionSpec> specs);
+
+// The whole text as a number from min to max; nullopt for anything else.
+template <class T>
+std::optional<T> parse_number(std::string_view text, T min, T max) {
+  T value{};
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value < min || value > max) {
+    return std::nullopt;
+  }
+  return value;
+}
 
 }  // namespace sotto::cli

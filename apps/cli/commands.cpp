@@ -4,7 +4,6 @@
 #include "commands.h"
 
 #include <algorithm>
-#include <charconv>
 #include <ctime>
 #include <iostream>
 #include <map>
@@ -103,12 +102,9 @@ Result<Secret> chosen_password(const ParsedArgs& args, std::string_view prompt) 
 Result<void> apply_server_options(const ParsedArgs& args, app::AccountSettings& settings) {
   if (auto host = args.value("host")) settings.host = *host;
   if (auto port = args.value("port")) {
-    unsigned value = 0;
-    auto [end, ec] = std::from_chars(port->data(), port->data() + port->size(), value);
-    if (ec != std::errc() || end != port->data() + port->size() || value == 0 || value > 65535) {
-      return fail(Errc::invalid_argument, "--port needs a number from 1 to 65535");
-    }
-    settings.port = static_cast<uint16_t>(value);
+    auto value = parse_number<uint16_t>(*port, 1, 65535);
+    if (!value) return fail(Errc::invalid_argument, "--port needs a number from 1 to 65535");
+    settings.port = *value;
   }
   settings.direct_tls = args.has("direct-tls");
   if (settings.direct_tls && settings.host.empty()) {
@@ -650,12 +646,9 @@ int send(Context& ctx, const ParsedArgs& args) {
   if (!to) return report(to.error());
   Millis timeout{20000};
   if (auto seconds = args.value("timeout")) {
-    unsigned value = 0;
-    auto [end, ec] = std::from_chars(seconds->data(), seconds->data() + seconds->size(), value);
-    if (ec != std::errc() || end != seconds->data() + seconds->size() || value == 0) {
-      return usage_error(ctx, "--timeout needs a number of seconds");
-    }
-    timeout = Millis(value * 1000LL);
+    auto value = parse_number<unsigned>(*seconds, 1, std::numeric_limits<unsigned>::max());
+    if (!value) return usage_error(ctx, "--timeout needs a number of seconds");
+    timeout = Millis(*value * 1000LL);
   }
   const bool wait_delivered = args.has("wait-delivered");
   const TimePoint deadline = Clock::now() + timeout;

@@ -5,7 +5,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <charconv>
 #include <chrono>
 #include <ctime>
 #include <fstream>
@@ -31,12 +30,9 @@ int print_json(const nlohmann::json& value) {
 Result<std::size_t> limit_option(const ParsedArgs& args, std::size_t fallback) {
   auto text = args.value("limit");
   if (!text) return fallback;
-  std::size_t value = 0;
-  auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
-  if (ec != std::errc() || end != text->data() + text->size() || value == 0) {
-    return fail(Errc::invalid_argument, "--limit needs a positive number");
-  }
-  return value;
+  auto value = parse_number<std::size_t>(*text, 1, std::numeric_limits<std::size_t>::max());
+  if (!value) return fail(Errc::invalid_argument, "--limit needs a positive number");
+  return *value;
 }
 
 std::string protection_text(app::ProfileProtection protection) {
@@ -240,9 +236,9 @@ int profile_lock(Context& ctx, const ParsedArgs&) {
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
     const std::string name = entry.path().filename().string();
-    pid_t pid = 0;
-    auto [end, err] = std::from_chars(name.data(), name.data() + name.size(), pid);
-    if (err != std::errc() || end != name.data() + name.size() || pid <= 1) continue;
+    auto parsed = parse_number<pid_t>(name, 2, std::numeric_limits<pid_t>::max());
+    if (!parsed) continue;
+    const pid_t pid = *parsed;
     if (pid == ::getpid() || !is_sotto(pid) || ::kill(pid, SIGTERM) != 0) {
       std::filesystem::remove(entry.path(), ec);  // a stale marker
       continue;
@@ -290,12 +286,11 @@ int history_show(Context& ctx, const ParsedArgs& args) {
   if (!limit) return usage_error(ctx, limit.error().message);
   std::optional<std::int64_t> before;
   if (auto text = args.value("before")) {
-    std::int64_t value = 0;
-    auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
-    if (ec != std::errc() || end != text->data() + text->size() || value <= 0) {
-      return usage_error(ctx, "--before needs a message number (#N)");
-    }
-    before = value;
+    // As `history show` prints it (#N) or without the '#'.
+    std::string_view number = *text;
+    if (number.starts_with('#')) number.remove_prefix(1);
+    before = parse_number<std::int64_t>(number, 1, std::numeric_limits<std::int64_t>::max());
+    if (!before) return usage_error(ctx, "--before needs a message number (#N)");
   }
   auto page = ctx.engine.history(account, peer, before, *limit);
   if (!page) return report(page.error());
