@@ -223,11 +223,16 @@ TEST_F(ProfileAtRest, AConversationWithHistoryOffLeavesNoRow) {
 
 TEST_F(ProfileAtRest, AMasterPasswordLocksTheProfile) {
   User alice = registered_online("alice");
+  // Without a master password the vault is a key file: the data key is its
+  // last 32 bytes.
+  EXPECT_EQ(alice.rpc->call("profile.info")["protection"], "key-file");
+  const std::string key_file = read_file(alice.profile() / "key");
+  ASSERT_EQ(key_file.size(), 42u);
+  const std::string data_key = key_file.substr(10);
   json info = alice.rpc->call("profile.passwd", {{"new", "correct horse battery"}});
   EXPECT_EQ(info["protection"], "master-password");
-  EXPECT_FALSE(fs::exists(alice.profile() / "key") &&
-               read_file(alice.profile() / "key").size() == 42)
-      << "the plain key file must be gone";
+  EXPECT_EQ(files_containing(alice.profile(), {data_key}), std::vector<std::string>{})
+      << "the data key must now exist only wrapped";
   alice.rpc->call("profile.lock");
   alice.rpc->wait_event([&](const json& e) {
     return e.value("type", "") == "account.state" && e.value("state", "") == "offline";
