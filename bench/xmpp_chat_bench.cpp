@@ -1,11 +1,14 @@
 // Two Sotto accounts chatting through a private Prosody on 127.0.0.1:
 // round trip (Alice sends, Bob's engine echoes, Alice receives) and one-way
-// throughput of a burst. Run: build/dev/bench/xmpp_chat_bench
+// throughput of a burst, each in plain text (/0) and in a private OTR
+// conversation (/1); and the OTR key exchange through the server.
+// Run: build/release/bench/xmpp_chat_bench
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
 
 #include <algorithm>
+#include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
 #include <chrono>
 #include <thread>
@@ -23,6 +26,9 @@ struct World {
   sotto::test::Prosody server;
   sotto::test::TempDir home{"sotto-bench"};
   asio::io_context io;
+  // Keeps run_one_for() waiting for work handed back by other threads
+  // (key derivation, OTR key generation) instead of returning at once.
+  asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
   Engine alice{io, "alice", home.path()};
   Engine bob{io, "bob", home.path()};
 
@@ -50,6 +56,39 @@ struct World {
       return alice.state("alice@localhost") == sotto::app::AccountState::online &&
              bob.state("bob@localhost") == sotto::app::AccountState::online;
     });
+    // OTR only when a benchmark asks for it; keys are made on going online.
+    for (Engine* engine : {&alice, &bob}) {
+      if (!engine->set_otr_policy(sotto::app::OtrPolicy::manual)) throw std::runtime_error("otr");
+    }
+    run_until([&] {
+      auto a = alice.otr_fingerprint("alice@localhost");
+      auto b = bob.otr_fingerprint("bob@localhost");
+      return a && *a && b && *b;
+    });
+  }
+
+  sotto::app::Privacy privacy(Engine& engine, const char* account, const char* peer) {
+    auto status = engine.otr_status(account, peer);
+    if (!status) throw std::runtime_error("otr status");
+    return status->privacy;
+  }
+
+  bool both(sotto::app::Privacy wanted) {
+    return privacy(alice, "alice@localhost", "bob@localhost") == wanted &&
+           privacy(bob, "bob@localhost", "alice@localhost") == wanted;
+  }
+
+  // A private conversation (on) or plain text (off) between the two.
+  void go_private(bool on) {
+    if (on) {
+      if (both(sotto::app::Privacy::unverified)) return;
+      if (!alice.start_otr("alice@localhost", "bob@localhost")) throw std::runtime_error("start");
+      run_until([&] { return both(sotto::app::Privacy::unverified); });
+    } else {
+      (void)alice.end_otr("alice@localhost", "bob@localhost");
+      (void)bob.end_otr("bob@localhost", "alice@localhost");
+      run_until([&] { return both(sotto::app::Privacy::not_private); });
+    }
   }
 
   template <class Pred>
@@ -78,6 +117,7 @@ void BM_RoundTrip(benchmark::State& state) {
     if (auto* m = std::get_if<sotto::app::MessageReceived>(&e); m && m->body.starts_with("pong"))
       ++echoed;
   });
+  w.go_private(state.range(0) != 0);
   std::vector<double> samples;
   for (auto _ : state) {
     int want = echoed + 1;
@@ -96,11 +136,18 @@ void BM_RoundTrip(benchmark::State& state) {
   w.alice.unsubscribe(back);
   w.bob.unsubscribe(echo);
 }
-BENCHMARK(BM_RoundTrip)->Iterations(500)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_RoundTrip)
+    ->ArgName("otr")
+    ->Arg(0)
+    ->Arg(1)
+    ->Iterations(500)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 void BM_Burst(benchmark::State& state) {
   World& w = world();
   const int burst = static_cast<int>(state.range(0));
+  w.go_private(state.range(1) != 0);
   int received = 0;
   auto sub = w.bob.subscribe([&](const sotto::app::Event& e) {
     if (auto* m = std::get_if<sotto::app::MessageReceived>(&e); m && m->body.starts_with("burst"))
@@ -116,7 +163,26 @@ void BM_Burst(benchmark::State& state) {
       static_cast<double>(burst) * state.iterations(), benchmark::Counter::kIsRate);
   w.bob.unsubscribe(sub);
 }
-BENCHMARK(BM_Burst)->Arg(1000)->Iterations(3)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Burst)
+    ->ArgNames({"messages", "otr"})
+    ->Args({1000, 0})
+    ->Args({1000, 1})
+    ->Iterations(3)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+
+// From "start OTR" to both sides private: query, the four AKE messages and
+// the engines' work, through the server.
+void BM_OtrKeyExchange(benchmark::State& state) {
+  World& w = world();
+  for (auto _ : state) {
+    state.PauseTiming();
+    w.go_private(false);
+    state.ResumeTiming();
+    w.go_private(true);
+  }
+}
+BENCHMARK(BM_OtrKeyExchange)->Iterations(50)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

@@ -32,9 +32,9 @@ std::string local_time(std::chrono::system_clock::time_point time, const char* f
 
 namespace {
 
-constexpr Millis kConnectTimeout{45000};
-constexpr Millis kServerAnswerTimeout{30000};
 constexpr Millis kRosterPushTimeout{3000};
+
+}  // namespace
 
 // --- addresses and accounts --------------------------------------------------
 
@@ -83,6 +83,8 @@ std::optional<std::string> for_engine(const std::optional<Secret>& secret) {
   if (!secret) return std::nullopt;
   return secret->value;
 }
+
+namespace {
 
 // A password being chosen: typed twice on a terminal, one line on stdin.
 Result<Secret> chosen_password(const ParsedArgs& args, std::string_view prompt) {
@@ -148,13 +150,12 @@ int report_login_failure(const Context& ctx, const std::string& account, const E
   return kExitError;
 }
 
+}  // namespace
+
 // --- going online ----------------------------------------------------------------
 
-// Logs `account_text` in (asking for its password if needed). On failure it
-// has reported the error.
 Result<std::string> online(Context& ctx, const ParsedArgs& args, std::string_view account_text,
-                           app::Availability availability = app::Availability::available,
-                           std::string status = {}) {
+                           app::Availability availability, std::string status) {
   auto account = existing_account(ctx, account_text);
   if (!account) {
     report(account.error());
@@ -175,10 +176,9 @@ Result<std::string> online(Context& ctx, const ParsedArgs& args, std::string_vie
   return account->address;
 }
 
-// Runs until an engine callback `done` has fired; returns its result.
 Result<void> await(Session& session,
                    const std::function<void(std::function<void(Result<void>)>)>& start,
-                   Millis timeout = kServerAnswerTimeout) {
+                   Millis timeout) {
   auto outcome = std::make_shared<std::optional<Result<void>>>();
   start([outcome](Result<void> result) { *outcome = std::move(result); });
   switch (session.run_until([&] { return outcome->has_value(); }, timeout)) {
@@ -191,6 +191,8 @@ Result<void> await(Session& session,
   }
   return fail(Errc::timeout, "the server did not answer in time");
 }
+
+namespace {
 
 // Waits a little for the server to confirm a change to `address` with a
 // roster push; true when it did.
@@ -215,7 +217,9 @@ std::size_t display_width(std::string_view text) {
   }));
 }
 
-void print_table(const std::vector<std::vector<std::string>>& rows, std::string_view indent = "") {
+}  // namespace
+
+void print_table(const std::vector<std::vector<std::string>>& rows, std::string_view indent) {
   std::vector<std::size_t> widths;
   for (const auto& row : rows) {
     widths.resize(std::max(widths.size(), row.size()));
@@ -231,6 +235,8 @@ void print_table(const std::vector<std::vector<std::string>>& rows, std::string_
     std::cout << line << '\n';
   }
 }
+
+namespace {
 
 std::string presence_text(app::Availability availability, const std::string& status) {
   std::string text(app::to_string(availability));
@@ -287,6 +293,7 @@ class Describe {
   }
   std::string operator()(const app::MessageReceived& e) const {
     std::string line = e.account + (e.outgoing ? " → " : " ← ") + e.peer + ": " + e.body;
+    if (e.encrypted) line += "  [private]";
     if (e.outgoing) line += "  [sent from another device]";
     if (e.delayed || e.from_archive) line += "  [" + local_time(e.time, "%Y-%m-%d %H:%M:%S") + "]";
     return line;
@@ -296,6 +303,10 @@ class Describe {
                        std::string(app::to_string(e.state));
     if (e.error) line += ": " + e.error->message;
     return line;
+  }
+  template <class OtrEvent>
+  std::string operator()(const OtrEvent& e) const {
+    return e.account + ": " + OtrWords(ctx_, /*in_chat=*/false)(e);
   }
 
  private:
@@ -676,18 +687,39 @@ int send(Context& ctx, const ParsedArgs& args) {
     return report_login_failure(ctx, account->address, login.error());
   }
 
-  // States by message id: "queued" may be announced before send_message returns.
+  // States by message id: "queued" (or "held") may be announced before
+  // send_message returns. A held message ("require") gets its states once the
+  // conversation is private and it goes out.
   std::map<std::string, app::MessageStateChanged> states;
+  std::map<std::string, std::string> held_reasons;
+  std::optional<std::string> id;
+  bool held = false;
+  auto say_held = [&](const std::string& reason) {
+    held = true;
+    std::cerr << "held: " << printable_line(reason) << std::endl;
+  };
   ScopedSubscription subscription(ctx.engine, [&](const app::Event& event) {
     if (const auto* change = std::get_if<app::MessageStateChanged>(&event)) {
       if (change->account == account->address) states.insert_or_assign(change->id, *change);
+    } else if (const auto* hold = std::get_if<app::MessageHeld>(&event)) {
+      if (hold->account != account->address) return;
+      if (!id) {
+        held_reasons.insert_or_assign(hold->id, hold->reason);
+      } else if (hold->id == *id) {
+        say_held(hold->reason);
+      }
     }
   });
-  auto id = ctx.engine.send_message(account->address, *to, std::move(body));
-  if (!id) {
+  auto sent = ctx.engine.send_message(account->address, *to, std::move(body));
+  if (!sent) {
     ctx.session.shut_down();
-    return report(id.error());
+    return report(sent.error());
   }
+  id = sent->id;
+  if (auto reason = held_reasons.find(*id); reason != held_reasons.end()) {
+    say_held(reason->second);
+  }
+  held |= sent->held;
   auto state = [&]() -> std::optional<app::DeliveryState> {
     auto it = states.find(*id);
     if (it == states.end()) return std::nullopt;
@@ -700,6 +732,11 @@ int send(Context& ctx, const ParsedArgs& args) {
   };
   const Clock::duration left = std::max<Clock::duration>(deadline - Clock::now(), Millis(0));
   Wait wait = ctx.session.run_until(finished, std::chrono::duration_cast<Millis>(left));
+  bool still_held = false;
+  if (held && wait != Wait::done) {
+    auto otr = ctx.engine.otr_status(account->address, *to);
+    still_held = otr ? otr->held > 0 : !state().has_value();
+  }
   ctx.session.shut_down();
 
   std::cout << *id << '\n';
@@ -708,8 +745,19 @@ int send(Context& ctx, const ParsedArgs& args) {
     const auto& error = states.at(*id).error;
     return report(error.value_or(Error{Errc::protocol, "the message could not be delivered", {}}));
   }
-  if (wait == Wait::interrupted) return report(Error{Errc::cancelled, "interrupted", {}});
+  if (wait == Wait::interrupted) {
+    return report(Error{Errc::cancelled,
+                        still_held ? "interrupted; the held message was not sent" : "interrupted",
+                        {}});
+  }
   if (wait == Wait::timed_out) {
+    if (still_held) {
+      return report(Error{Errc::timeout,
+                          "the conversation with " + *to +
+                              " did not become private in time, so the message was not sent "
+                              "(the OTR policy requires a private conversation)",
+                          {}});
+    }
     if (s == app::DeliveryState::sent) {
       return report(Error{Errc::timeout,
                           "the server has the message, but no delivery receipt came in time (" +

@@ -5,7 +5,9 @@
 #include <chrono>
 #include <cstddef>
 #include <filesystem>
+#include <functional>
 #include <limits>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,6 +15,7 @@
 #include "args.h"
 #include "session.h"
 #include "sotto/app/app.h"
+#include "terminal.h"
 
 namespace sotto::cli {
 
@@ -56,7 +59,40 @@ std::string local_time(std::chrono::system_clock::time_point time, const char* f
 // Prints "sotto: message" and a pointer to the command's help; returns kExitUsage.
 int usage_error(const Context& ctx, std::string_view message);
 
-// The human commands (commands.cpp).
+// --- Shared by the human commands (commands.cpp).
+
+inline constexpr Millis kConnectTimeout{45000};
+inline constexpr Millis kServerAnswerTimeout{30000};
+
+// An account address as the engine spells it (bare, lowercase), or an error
+// in the user's words.
+[[nodiscard]] Result<std::string> account_address(std::string_view text);
+// A contact's bare address.
+[[nodiscard]] Result<std::string> contact_address(std::string_view text);
+// An account of this profile; not_found names the command that adds it.
+[[nodiscard]] Result<app::AccountSettings> existing_account(const Context& ctx,
+                                                            std::string_view text);
+// The password to log in with (prompted, or a line of stdin with
+// --password-stdin); none when the profile remembers it.
+[[nodiscard]] Result<std::optional<Secret>> login_password(const ParsedArgs& args,
+                                                           const app::AccountSettings& account);
+std::optional<std::string> for_engine(const std::optional<Secret>& secret);
+
+// Logs `account_text` in (asking for its password if needed) and returns its
+// address. On failure it has reported the error and shut the session down.
+[[nodiscard]] Result<std::string> online(
+    Context& ctx, const ParsedArgs& args, std::string_view account_text,
+    app::Availability availability = app::Availability::available, std::string status = {});
+
+// Runs until an engine callback `done` has fired; returns its result.
+[[nodiscard]] Result<void> await(
+    Session& session, const std::function<void(std::function<void(Result<void>)>)>& start,
+    Millis timeout = kServerAnswerTimeout);
+
+// Rows of cells in aligned columns.
+void print_table(const std::vector<std::vector<std::string>>& rows, std::string_view indent = "");
+
+// --- The human commands (commands.cpp).
 int account_add(Context& ctx, const ParsedArgs& args);
 int account_list(Context& ctx, const ParsedArgs& args);
 int account_remove(Context& ctx, const ParsedArgs& args);
@@ -100,6 +136,42 @@ class SessionMarker {
 
  private:
   std::filesystem::path file_;
+};
+
+// Private conversations (otr_commands.cpp).
+int otr_keygen(Context& ctx, const ParsedArgs& args);
+int otr_fingerprint(Context& ctx, const ParsedArgs& args);
+int otr_trust(Context& ctx, const ParsedArgs& args);
+int otr_verify(Context& ctx, const ParsedArgs& args);
+int otr_forget(Context& ctx, const ParsedArgs& args);
+int otr_policy(Context& ctx, const ParsedArgs& args);
+int otr_import(Context& ctx, const ParsedArgs& args);
+int chat(Context& ctx, const ParsedArgs& args);
+
+// An OTR fingerprint typed or pasted in any common spelling (spaces, colons,
+// either case) as the engine writes it: 5 groups of 8 upper-case hex digits.
+std::optional<std::string> parse_otr_fingerprint(std::string_view text);
+
+// OTR events in plain words, the same in `chat` and `listen` (without the
+// time stamp, before printable()). `in_chat` picks the hints: chat's slash
+// commands, or the `sotto` command lines to type.
+class OtrWords {
+ public:
+  OtrWords(const Context& ctx, bool in_chat) : ctx_(ctx), in_chat_(in_chat) {}
+
+  std::string operator()(const app::PrivacyChanged& e) const;
+  std::string operator()(const app::OtrNewFingerprint& e) const;
+  std::string operator()(const app::OtrKeyChanged& e) const;
+  std::string operator()(const app::SmpProgress& e) const;
+  std::string operator()(const app::MessageHeld& e) const;
+  std::string operator()(const app::OtrProblem& e) const;
+  std::string operator()(const app::OtrKeyState& e) const;
+
+ private:
+  std::string hint(std::string_view chat_command, const std::string& command_line) const;
+
+  const Context& ctx_;
+  bool in_chat_;
 };
 
 // `sotto rpc` (rpc.cpp).

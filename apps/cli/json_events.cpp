@@ -104,13 +104,55 @@ json event_json(const app::Event& event) {
                       {"time", iso8601_utc(e.time)},
                       {"outgoing", e.outgoing},
                       {"delayed", e.delayed},
-                      {"from_archive", e.from_archive}};
+                      {"from_archive", e.from_archive},
+                      {"encrypted", e.encrypted}};
         } else if constexpr (std::is_same_v<T, app::MessageStateChanged>) {
           json out{{"type", "message.state"},
                    {"account", e.account},
                    {"peer", e.peer},
                    {"id", e.id},
                    {"state", std::string(app::to_string(e.state))}};
+          if (e.error) out["error"] = error_json(*e.error);
+          return out;
+        } else if constexpr (std::is_same_v<T, app::PrivacyChanged>) {
+          return json{{"type", "otr.privacy"},  {"account", e.account},
+                      {"peer", e.peer},         {"privacy", std::string(app::to_string(e.privacy))},
+                      {"instance", e.instance}, {"version", e.version},
+                      {"resource", e.resource}, {"logging", e.logging}};
+        } else if constexpr (std::is_same_v<T, app::OtrNewFingerprint>) {
+          return json{{"type", "otr.fingerprint.new"},
+                      {"account", e.account},
+                      {"peer", e.peer},
+                      {"fingerprint", e.fingerprint}};
+        } else if constexpr (std::is_same_v<T, app::OtrKeyChanged>) {
+          return json{{"type", "otr.key.changed"},
+                      {"account", e.account},
+                      {"peer", e.peer},
+                      {"fingerprint", e.fingerprint},
+                      {"known", e.known}};
+        } else if constexpr (std::is_same_v<T, app::SmpProgress>) {
+          json out{{"type", "otr.smp"},
+                   {"account", e.account},
+                   {"peer", e.peer},
+                   {"stage", std::string(app::to_string(e.stage))},
+                   {"percent", e.percent}};
+          if (!e.question.empty()) out["question"] = e.question;
+          return out;
+        } else if constexpr (std::is_same_v<T, app::MessageHeld>) {
+          return json{{"type", "message.held"}, {"account", e.account},
+                      {"peer", e.peer},         {"id", e.id},
+                      {"held", e.held},         {"reason", e.reason}};
+        } else if constexpr (std::is_same_v<T, app::OtrProblem>) {
+          return json{{"type", "otr.problem"},
+                      {"account", e.account},
+                      {"peer", e.peer},
+                      {"code", e.code},
+                      {"message", e.message}};
+        } else if constexpr (std::is_same_v<T, app::OtrKeyState>) {
+          json out{{"type", "otr.key"},
+                   {"account", e.account},
+                   {"stage", std::string(app::to_string(e.stage))}};
+          if (!e.fingerprint.empty()) out["fingerprint"] = e.fingerprint;
           if (e.error) out["error"] = error_json(*e.error);
           return out;
         } else {
@@ -147,6 +189,26 @@ json call_json(const app::CallEntry& call) {
            {"secured", call.secured}};
   if (call.end) out["end"] = iso8601_utc(*call.end);
   return out;
+}
+
+json otr_status_json(const app::OtrStatus& status) {
+  return json{{"privacy", std::string(app::to_string(status.privacy))},
+              {"instance", status.instance},
+              {"version", status.version},
+              {"resource", status.resource},
+              {"fingerprint", status.fingerprint ? json(*status.fingerprint) : json(nullptr)},
+              {"policy", std::string(app::to_string(status.policy))},
+              {"contact_policy", status.contact_policy},
+              {"held", status.held},
+              {"logging", status.logging}};
+}
+
+json otr_fingerprint_json(const app::OtrFingerprint& fingerprint) {
+  return json{{"account", fingerprint.account},
+              {"peer", fingerprint.peer},
+              {"fingerprint", fingerprint.fingerprint},
+              {"verified", fingerprint.verified},
+              {"active", fingerprint.active}};
 }
 
 json profile_json(const app::ProfileInfo& info) {

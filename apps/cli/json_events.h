@@ -26,6 +26,10 @@ nlohmann::json conversation_json(const app::ConversationSummary& conversation);
 nlohmann::json call_json(const app::CallEntry& call);
 nlohmann::json profile_json(const app::ProfileInfo& info);
 
+// Private conversations, for `sotto rpc` and `sotto otr ... --json`.
+nlohmann::json otr_status_json(const app::OtrStatus& status);
+nlohmann::json otr_fingerprint_json(const app::OtrFingerprint& fingerprint);
+
 // A JSON array of items, each made by to_json (one of the functions above).
 template <class Items, class ToJson>
 nlohmann::json json_array(const Items& items, ToJson to_json) {

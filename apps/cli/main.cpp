@@ -1,6 +1,7 @@
 // `sotto`: the command table, global options, help, and dispatch.
 #include <algorithm>
 #include <csignal>
+#include <cstdio>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -51,8 +52,8 @@ void print_help(std::ostream& out) {
   out << "Usage: sotto [--profile NAME] [-v|--verbose] [--debug] COMMAND [ARGS]\n"
          "\n"
          "Sotto is a private messenger. Each command below connects what it needs,\n"
-         "does its work, and disconnects; `listen`, `status` and `rpc` stay until\n"
-         "Ctrl-C (or, for rpc, the end of standard input).\n";
+         "does its work, and disconnects; `listen`, `status`, `chat` and `rpc` stay\n"
+         "until Ctrl-C (or the end of standard input for chat and rpc).\n";
   std::string_view group;
   for (const auto& command : commands()) {
     std::string_view first = command.words.substr(0, command.words.find(' '));
@@ -64,6 +65,7 @@ void print_help(std::ostream& out) {
               : heading == "contact" ? "Contacts"
               : heading == "profile" ? "The profile (encrypted, with your history)"
               : heading == "history" ? "History"
+              : heading == "otr"     ? "Private conversations (OTR)"
                                      : "Messages and events")
           << ":\n";
     }
@@ -188,11 +190,17 @@ int run(const std::vector<std::string>& args) {
     std::cerr << "sotto: " << opened.error().message << '\n';
     return kExitError;
   }
+  if (command->words == "chat") {
+    // Its lines are read from fd 0 with read(2) after the passwords were
+    // read through std::cin: no stdio buffer may swallow them in between.
+    std::setvbuf(stdin, nullptr, _IONBF, 0);
+  }
   Session session(io, engine);
   Context ctx{profile, engine, session, *command};
   if (int ready = prepare_profile(ctx, *parsed); ready != kExitOk) return ready;
   std::optional<SessionMarker> marker;
-  if (command->words == "listen" || command->words == "status" || command->words == "rpc") {
+  if (command->words == "listen" || command->words == "status" || command->words == "chat" ||
+      command->words == "rpc") {
     marker.emplace(engine);
   }
   return command->run(ctx, *parsed);
@@ -349,6 +357,59 @@ const std::vector<Command>& commands() {
        1,
        3,
        history_log},
+      {"otr keygen",
+       "ACCOUNT [--replace]",
+       "Make the account's key for private conversations and print its fingerprint\n"
+       "      (an account without one gets it when it first goes online).",
+       {{"replace"}},
+       1,
+       1,
+       otr_keygen},
+      {"otr fingerprint",
+       "[ACCOUNT]",
+       "Show your fingerprint (for every account when none is named), to read to your contacts.",
+       {},
+       0,
+       1,
+       otr_fingerprint},
+      {"otr trust",
+       "[ACCOUNT] [--json]",
+       "List the fingerprints your contacts used, and whether you verified them.",
+       {{"json"}},
+       0,
+       1,
+       otr_trust},
+      {"otr verify",
+       "ACCOUNT CONTACT FINGERPRINT [--no]",
+       "Mark a contact's fingerprint verified once you compared it with them over another\n"
+       "      channel (--no: not verified).",
+       {{"no"}},
+       3,
+       7,
+       otr_verify},
+      {"otr forget",
+       "ACCOUNT CONTACT FINGERPRINT",
+       "Forget a contact's fingerprint (not while a private conversation uses it).",
+       {},
+       3,
+       7,
+       otr_forget},
+      {"otr policy",
+       "[ACCOUNT CONTACT] [manual|opportunistic|always|require|default]",
+       "Show or set when conversations are made private, for everyone or for one contact\n"
+       "      (default: the contact follows the global policy again).",
+       {},
+       0,
+       3,
+       otr_policy},
+      {"otr import",
+       "ACCOUNT [--keys FILE] [--fingerprints FILE]",
+       "Import the key and the known fingerprints from Pidgin's otr.private_key and\n"
+       "      otr.fingerprints (without options: the ones in ~/.purple).",
+       {{"keys", true}, {"fingerprints", true}},
+       1,
+       1,
+       otr_import},
       {"status",
        "ACCOUNT available|chat|away|xa|dnd|offline [TEXT...] [--password-stdin]",
        "Go online with this presence and stay until Ctrl-C.",
@@ -370,6 +431,14 @@ const std::vector<Command>& commands() {
        0,
        kMany,
        listen},
+      {"chat",
+       "ACCOUNT CONTACT [--password-stdin]",
+       "Chat with a contact, a line at a time, privately with OTR; /help lists the\n"
+       "      commands inside, /quit or Ctrl-D leaves.",
+       {},
+       2,
+       2,
+       chat},
       {"rpc",
        "",
        "Serve JSON-RPC 2.0 on stdin/stdout, one object per line (see docs/rpc.md).",

@@ -10,6 +10,7 @@
 #include <cctype>
 #include <cstdint>
 #include <deque>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <optional>
@@ -171,9 +172,12 @@ class Params {
     return std::move(*value);
   }
 
-  bool flag(const char* key) {
+  // Given at all, even as null.
+  bool present(const char* key) const { return params_.contains(key); }
+
+  bool flag(const char* key, bool fallback = false) {
     const json* value = find(key);
-    if (value == nullptr) return false;
+    if (value == nullptr) return fallback;
     if (!value->is_boolean())
       throw InvalidParams{std::string("'") + key + "' must be true or false"};
     return value->get<bool>();
@@ -323,6 +327,20 @@ class RpcServer {
         {"history.deleteCalls", {&RpcServer::history_delete_calls, {}}},
         {"history.logging", {&RpcServer::history_logging, {"account", "peer"}}},
         {"history.setLogging", {&RpcServer::history_set_logging, {"on", "account", "peer"}}},
+        {"otr.keygen", {&RpcServer::otr_keygen, {"account"}}},
+        {"otr.fingerprint", {&RpcServer::otr_fingerprint, {"account"}}},
+        {"otr.status", {&RpcServer::otr_status, {"account", "peer"}}},
+        {"otr.start", {&RpcServer::otr_start, {"account", "peer"}}},
+        {"otr.end", {&RpcServer::otr_end, {"account", "peer"}}},
+        {"otr.smpAsk", {&RpcServer::otr_smp_ask, {"account", "peer", "question", "secret"}}},
+        {"otr.smpAnswer", {&RpcServer::otr_smp_answer, {"account", "peer", "answer"}}},
+        {"otr.smpAbort", {&RpcServer::otr_smp_abort, {"account", "peer"}}},
+        {"otr.trust", {&RpcServer::otr_trust, {"account"}}},
+        {"otr.verify", {&RpcServer::otr_verify, {"account", "peer", "fingerprint", "verified"}}},
+        {"otr.forget", {&RpcServer::otr_forget, {"account", "peer", "fingerprint"}}},
+        {"otr.policy", {&RpcServer::otr_policy, {"account", "peer"}}},
+        {"otr.setPolicy", {&RpcServer::otr_set_policy, {"policy", "account", "peer"}}},
+        {"otr.importPidgin", {&RpcServer::otr_import_pidgin, {"account", "keys", "fingerprints"}}},
         {"shutdown", {&RpcServer::shutdown_method, {}}},
     };
     return table;
@@ -659,9 +677,9 @@ class RpcServer {
   void message_send(Params& p, const Reply& reply) {
     const std::string account = p.string("account");
     const std::string to = p.string("to");
-    auto id = engine_.send_message(account, to, p.string("body"));
-    if (!id) return reply.error(id.error());
-    reply.ok(json{{"id", *id}});
+    auto sent = engine_.send_message(account, to, p.string("body"));
+    if (!sent) return reply.error(sent.error());
+    reply.ok(json{{"id", sent->id}, {"encrypted", sent->encrypted}, {"held", sent->held}});
   }
 
   void engine_unacked(Params&, const Reply& reply) {
@@ -794,6 +812,144 @@ class RpcServer {
     }
     reply.done()(account ? engine_.set_contact_log_history(*account, *peer, on)
                          : engine_.set_log_history(on));
+  }
+
+  // --- private conversations (OTR) ----------------------------------------------
+
+  void otr_keygen(Params& p, const Reply& reply) {
+    engine_.generate_otr_key(p.string("account"), [reply](Result<std::string> fingerprint) {
+      if (!fingerprint) return reply.error(fingerprint.error());
+      reply.ok(json{{"fingerprint", *fingerprint}});
+    });
+  }
+
+  void otr_fingerprint(Params& p, const Reply& reply) {
+    auto fingerprint = engine_.otr_fingerprint(p.string("account"));
+    if (!fingerprint) return reply.error(fingerprint.error());
+    reply.ok(json{{"fingerprint", *fingerprint ? json(**fingerprint) : json(nullptr)}});
+  }
+
+  void otr_status(Params& p, const Reply& reply) {
+    const std::string account = p.string("account");
+    auto status = engine_.otr_status(account, p.string("peer"));
+    if (!status) return reply.error(status.error());
+    reply.ok(otr_status_json(*status));
+  }
+
+  void otr_start(Params& p, const Reply& reply) {
+    const std::string account = p.string("account");
+    reply.done()(engine_.start_otr(account, p.string("peer")));
+  }
+
+  void otr_end(Params& p, const Reply& reply) {
+    const std::string account = p.string("account");
+    reply.done()(engine_.end_otr(account, p.string("peer")));
+  }
+
+  void otr_smp_ask(Params& p, const Reply& reply) {
+    const std::string account = p.string("account");
+    const std::string peer = p.string("peer");
+    std::optional<std::string> question = p.optional_string("question");
+    Secret secret = p.required_secret("secret");
+    reply.done()(engine_.smp_ask(account, peer, std::move(question), secret.value));
+  }
+
+  void otr_smp_answer(Params& p, const Reply& reply) {
+    const std::string account = p.string("account");
+    const std::string peer = p.string("peer");
+    Secret answer = p.required_secret("answer");
+    reply.done()(engine_.smp_answer(account, peer, answer.value));
+  }
+
+  void otr_smp_abort(Params& p, const Reply& reply) {
+    const std::string account = p.string("account");
+    reply.done()(engine_.smp_abort(account, p.string("peer")));
+  }
+
+  void otr_trust(Params& p, const Reply& reply) {
+    auto known = engine_.otr_fingerprints(p.optional_string("account").value_or(""));
+    if (!known) return reply.error(known.error());
+    reply.ok(json_array(*known, otr_fingerprint_json));
+  }
+
+  static std::string fingerprint_param(Params& p) {
+    auto fingerprint = parse_otr_fingerprint(p.string("fingerprint"));
+    if (!fingerprint)
+      throw InvalidParams{"'fingerprint' must be an OTR fingerprint: 40 hex digits"};
+    return *fingerprint;
+  }
+
+  void otr_verify(Params& p, const Reply& reply) {
+    const std::string account = p.string("account");
+    const std::string peer = p.string("peer");
+    const std::string fingerprint = fingerprint_param(p);
+    const bool verified = p.flag("verified", true);
+    reply.done()(engine_.set_fingerprint_verified(account, peer, fingerprint, verified));
+  }
+
+  void otr_forget(Params& p, const Reply& reply) {
+    const std::string account = p.string("account");
+    const std::string peer = p.string("peer");
+    reply.done()(engine_.forget_fingerprint(account, peer, fingerprint_param(p)));
+  }
+
+  void otr_policy(Params& p, const Reply& reply) {
+    auto account = p.optional_string("account");
+    auto peer = p.optional_string("peer");
+    if (account.has_value() != peer.has_value()) {
+      throw InvalidParams{"give both 'account' and 'peer', or neither"};
+    }
+    if (account) {
+      auto own = engine_.contact_otr_policy(*account, *peer);
+      if (!own) return reply.error(own.error());
+      if (*own)
+        return reply.ok(json{{"policy", std::string(app::to_string(**own))}, {"contact", true}});
+    }
+    reply.ok(
+        json{{"policy", std::string(app::to_string(engine_.otr_policy()))}, {"contact", false}});
+  }
+
+  void otr_set_policy(Params& p, const Reply& reply) {
+    if (!p.present("policy")) throw InvalidParams{"'policy' is required"};
+    auto text = p.optional_string("policy");
+    auto account = p.optional_string("account");
+    auto peer = p.optional_string("peer");
+    if (account.has_value() != peer.has_value()) {
+      throw InvalidParams{"give both 'account' and 'peer', or neither"};
+    }
+    std::optional<app::OtrPolicy> policy;
+    if (text && *text != "default") {
+      policy = app::parse_otr_policy(*text);
+      if (!policy) {
+        throw InvalidParams{
+            "'policy' must be manual, opportunistic, always, require, or (for a contact) "
+            "default or null"};
+      }
+    }
+    if (!account) {
+      if (!policy) {
+        throw InvalidParams{
+            "the global 'policy' must be manual, opportunistic, always or require; default and "
+            "null clear a contact's own"};
+      }
+      return reply.done()(engine_.set_otr_policy(*policy));
+    }
+    reply.done()(engine_.set_contact_otr_policy(*account, *peer, policy));
+  }
+
+  void otr_import_pidgin(Params& p, const Reply& reply) {
+    const std::string account = p.string("account");
+    auto path = [&](const char* key) -> std::optional<std::filesystem::path> {
+      auto text = p.optional_string(key);
+      if (!text) return std::nullopt;
+      return std::filesystem::path(*text);
+    };
+    auto keys = path("keys");
+    auto fingerprints = path("fingerprints");
+    if (!keys && !fingerprints) throw InvalidParams{"give 'keys', 'fingerprints' or both"};
+    auto imported = engine_.import_pidgin_otr(account, keys, fingerprints);
+    if (!imported) return reply.error(imported.error());
+    reply.ok(json{{"keys", imported->keys}, {"fingerprints", imported->fingerprints}});
   }
 
   Context& ctx_;

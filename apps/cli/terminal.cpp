@@ -77,6 +77,20 @@ std::size_t utf8_length(std::string_view text, std::size_t i) {
 
 }  // namespace
 
+StdinEchoOff::StdinEchoOff() {
+  if (::isatty(STDIN_FILENO) == 0 || ::tcgetattr(STDIN_FILENO, &saved_) != 0) return;
+  termios quiet = saved_;
+  quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+  quiet.c_lflag |= ECHONL;
+  active_ = ::tcsetattr(STDIN_FILENO, TCSANOW, &quiet) == 0;
+}
+
+void StdinEchoOff::restore() {
+  if (!active_) return;
+  ::tcsetattr(STDIN_FILENO, TCSANOW, &saved_);
+  active_ = false;
+}
+
 Result<Secret> prompt_secret(std::string_view prompt) {
   int fd = ::open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (fd < 0) {

@@ -2,6 +2,8 @@
 // standard input, and text from the network made safe to print.
 #pragma once
 
+#include <termios.h>
+
 #include <string>
 #include <string_view>
 
@@ -37,6 +39,22 @@ struct Secret {
 
 // The rest of standard input, less one trailing newline.
 [[nodiscard]] Result<std::string> read_stdin_all();
+
+// While it lives, what is typed on the terminal at standard input is not
+// shown (for a secret read as the next line); does nothing when standard
+// input is not a terminal. restore() ends it early.
+class StdinEchoOff {
+ public:
+  StdinEchoOff();
+  ~StdinEchoOff() { restore(); }
+  StdinEchoOff(const StdinEchoOff&) = delete;
+  StdinEchoOff& operator=(const StdinEchoOff&) = delete;
+  void restore();
+
+ private:
+  bool active_ = false;
+  termios saved_{};
+};
 
 // Text from the network, safe for a terminal: control characters (escape
 // sequences included) become U+FFFD, except newlines, which start a new line

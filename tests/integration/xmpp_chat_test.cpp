@@ -349,6 +349,10 @@ TEST_F(XmppChat, ABurstSurvivesAServerRestartExactlyOnce) {
   User alice = registered_online("alice");
   User bob = registered_online("bob");
   befriend(alice, bob);
+  // This is about the stream (resumption, resending, duplicates), so the
+  // messages go in plain text: with OTR on, the key exchange its first
+  // message starts is cut by the restart too (docs/otr.md, "Limits").
+  alice.rpc->call("otr.setPolicy", {{"policy", "manual"}});
 
   constexpr int kMessages = 200;
   for (int i = 0; i < kMessages; ++i) {

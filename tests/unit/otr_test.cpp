@@ -388,6 +388,45 @@ TEST_F(OtrTest, RequireNeverSendsPlainTextAndSendsTheQueueOncePrivate) {
   expect_all_encrypted(0);
 }
 
+TEST_F(OtrTest, HeldMessagesReportWhatBecameOfThemByTag) {
+  alice().set_policy(kBob, Policy::require);
+  bob().set_versions({.v2 = false, .v3 = false});
+  for (const char* tag : {"m1", "m2"}) {
+    auto out = alice().outgoing(kBob, std::string("held ") + tag, tag);
+    ASSERT_TRUE(out);
+    EXPECT_EQ(out->status, Outgoing::Status::queued);
+  }
+  pump();
+  EXPECT_TRUE(party_[0].events_of<QueuedMessageDone>().empty()) << "nothing went out yet";
+
+  bob().set_versions({});
+  ASSERT_TRUE(bob().start(kAlice));
+  const std::size_t sent_before = party_[0].sent.size();
+  pump();
+  auto done = party_[0].events_of<QueuedMessageDone>();
+  ASSERT_EQ(done.size(), 2u);
+  EXPECT_EQ(done[0].tag, "m1");
+  EXPECT_EQ(done[1].tag, "m2");
+  EXPECT_TRUE(done[0].sent && done[1].sent);
+  EXPECT_GT(party_[0].sent.size(), sent_before);
+
+  // Ending the conversation drops what is still held, and says so.
+  alice().end(kBob);
+  pump();
+  bob().set_versions({.v2 = false, .v3 = false});
+  auto out = alice().outgoing(kBob, "never sent", "m3");
+  ASSERT_TRUE(out);
+  ASSERT_EQ(out->status, Outgoing::Status::queued);
+  alice().end(kBob);
+  done = party_[0].events_of<QueuedMessageDone>();
+  ASSERT_EQ(done.size(), 3u);
+  EXPECT_EQ(done[2].tag, "m3");
+  EXPECT_FALSE(done[2].sent);
+  EXPECT_EQ(alice().queued(kBob), 0u);
+  pump();
+  for (const auto& text : party_[1].texts()) EXPECT_EQ(text.find("never sent"), std::string::npos);
+}
+
 TEST_F(OtrTest, LongMessagesAreFragmented) {
   alice().set_max_message_size(kBob, 140);
   go_private();
@@ -559,8 +598,8 @@ TEST_F(OtrTest, ForgetAndUnverifyFingerprints) {
 }
 
 TEST_F(OtrTest, SmpNeedsAPrivateConversation) {
-  EXPECT_EQ(alice().smp_ask(kBob, "q", "a").error().code, Errc::not_connected);
-  EXPECT_EQ(alice().smp_abort(kBob).error().code, Errc::not_connected);
+  EXPECT_EQ(alice().smp_ask(kBob, "q", "a").error().code, Errc::not_allowed);
+  EXPECT_EQ(alice().smp_abort(kBob).error().code, Errc::not_allowed);
 }
 
 }  // namespace

@@ -111,6 +111,60 @@ struct CallEntry {
   bool secured = false;
 };
 
+// Private conversations (OTR, see docs/otr.md).
+
+// What Sotto does on its own to make a conversation private.
+enum class OtrPolicy {
+  manual,         // only when the user starts it or the contact asks
+  opportunistic,  // (default) start when the contact shows it speaks OTR
+  always,         // also ask for OTR before the first plain message
+  require,        // never send plain text: hold messages until private
+};
+std::string_view to_string(OtrPolicy policy);
+std::optional<OtrPolicy> parse_otr_policy(std::string_view text);
+
+// The padlock.
+enum class Privacy {
+  not_private,
+  unverified,  // encrypted, but the contact's fingerprint is not verified
+  verified,    // encrypted with a fingerprint the user verified
+  finished,    // the contact ended the private conversation; end or refresh
+};
+std::string_view to_string(Privacy privacy);
+
+struct OtrStatus {
+  std::string account;
+  std::string peer;
+  Privacy privacy = Privacy::not_private;
+  std::uint32_t instance = 0;                   // the contact's OTR v3 instance tag (0 for v2)
+  int version = 0;                              // 2 or 3 while private
+  std::string resource;                         // the contact's device last heard from
+  std::optional<std::string> fingerprint;       // the contact's, while private
+  OtrPolicy policy = OtrPolicy::opportunistic;  // the one in effect
+  bool contact_policy = false;                  // set for this contact
+  std::size_t held = 0;  // messages waiting for the conversation to be private
+  bool logging = true;   // this conversation is written to history
+};
+
+struct OtrFingerprint {
+  std::string account;
+  std::string peer;
+  std::string fingerprint;  // 5 groups of 8 upper-case hex digits
+  bool verified = false;
+  bool active = false;  // in use by the current private conversation
+};
+
+struct SentMessage {
+  std::string id;
+  bool encrypted = false;  // left (or will leave) inside OTR
+  bool held = false;       // "require": waits until the conversation is private
+};
+
+struct OtrImported {
+  std::size_t keys = 0;
+  std::size_t fingerprints = 0;
+};
+
 // ---------------------------------------------------------------------------
 // Events (one stream; each carries the account it concerns)
 
@@ -156,6 +210,7 @@ struct MessageReceived {
   bool outgoing = false;  // a copy of what we sent from another device
   bool delayed = false;
   bool from_archive = false;
+  bool encrypted = false;  // arrived inside a private (OTR) conversation
 };
 struct MessageStateChanged {
   std::string account;
@@ -165,9 +220,81 @@ struct MessageStateChanged {
   std::optional<Error> error;
 };
 
+// The padlock of a conversation changed.
+struct PrivacyChanged {
+  std::string account;
+  std::string peer;
+  Privacy privacy;
+  std::uint32_t instance = 0;
+  int version = 0;
+  std::string resource;
+  bool logging = true;  // "this conversation is being logged"
+};
+// The first fingerprint ever seen for a contact.
+struct OtrNewFingerprint {
+  std::string account;
+  std::string peer;
+  std::string fingerprint;
+};
+// A contact showed up with a key different from the ones seen before
+// (another device, a reinstall, or an attacker): show it loudly; the
+// conversation is unverified until the user verifies again.
+struct OtrKeyChanged {
+  std::string account;
+  std::string peer;
+  std::string fingerprint;
+  std::vector<std::string> known;
+};
+enum class SmpStage {
+  asked_question,  // the contact asks `question`: answer with smp_answer()
+  asked_secret,    // the contact asks for the shared secret: smp_answer()
+  in_progress,
+  succeeded,  // the answers match. The side that asked now trusts the
+              // contact; with a shared secret, both sides do; the side
+              // that answered a question does not (it may ask back).
+  failed,     // the answers differ
+  aborted,    // by either side
+  error,      // protocol error; the exchange was aborted
+};
+std::string_view to_string(SmpStage stage);
+struct SmpProgress {
+  std::string account;
+  std::string peer;
+  SmpStage stage;
+  int percent = 0;
+  std::string question;
+};
+// "require": a message was held back, not sent, and why.
+struct MessageHeld {
+  std::string account;
+  std::string peer;
+  std::string id;
+  std::size_t held = 0;  // messages now waiting for this contact
+  std::string reason;
+};
+// Something went wrong in a private conversation. `code` is one of:
+// undecryptable, malformed, unrecognized, not_in_private, peer_error,
+// setup_failed, encryption_failed, ended_by_peer, unencrypted, reflected,
+// other_instance, no_key.
+struct OtrProblem {
+  std::string account;
+  std::string peer;
+  std::string code;
+  std::string message;
+};
+enum class OtrKeyStage { generating, ready, failed };
+std::string_view to_string(OtrKeyStage stage);
+struct OtrKeyState {
+  std::string account;
+  OtrKeyStage stage;
+  std::string fingerprint;  // with ready
+  std::optional<Error> error;
+};
+
 using Event = std::variant<AccountStateChanged, ContactsLoaded, ContactChanged, ContactRemoved,
                            PresenceChanged, AuthorizationRequested, AuthorizationDenied,
-                           MessageReceived, MessageStateChanged>;
+                           MessageReceived, MessageStateChanged, PrivacyChanged, OtrNewFingerprint,
+                           OtrKeyChanged, SmpProgress, MessageHeld, OtrProblem, OtrKeyState>;
 
 // ---------------------------------------------------------------------------
 // Capabilities (Jitsi's operation sets, typed)
@@ -175,8 +302,10 @@ using Event = std::variant<AccountStateChanged, ContactsLoaded, ContactChanged, 
 class InstantMessaging {
  public:
   virtual ~InstantMessaging() = default;
-  // Returns the message id; the message is queued until the server has it.
-  virtual std::string send_message(const std::string& to, std::string body) = 0;
+  // Returns the message id (`id` when given); the message is queued until
+  // the server has it.
+  virtual std::string send_message(const std::string& to, std::string body,
+                                   std::string id = {}) = 0;
   virtual std::size_t unacknowledged_messages() const = 0;
 };
 
@@ -341,9 +470,54 @@ class Engine {
   [[nodiscard]] Result<std::vector<std::string>> pending_requests(const std::string& account);
   [[nodiscard]] Result<void> set_presence(const std::string& account, Availability availability,
                                           std::string status);
-  [[nodiscard]] Result<std::string> send_message(const std::string& account, const std::string& to,
+  // Through OTR as the conversation's policy and state say: encrypted when
+  // private, held back under "require", refused (Errc::not_allowed) after
+  // the contact ended the private conversation.
+  [[nodiscard]] Result<SentMessage> send_message(const std::string& account, const std::string& to,
                                                  std::string body);
   std::size_t unacknowledged_messages() const;
+
+  // --- Private conversations (OTR). Keys and trust live in the profile.
+  // The policy for contacts without one of their own.
+  OtrPolicy otr_policy() const;
+  [[nodiscard]] Result<void> set_otr_policy(OtrPolicy policy);
+  // The contact's own policy, if set; nullopt clears it.
+  [[nodiscard]] Result<std::optional<OtrPolicy>> contact_otr_policy(const std::string& account,
+                                                                    const std::string& peer);
+  [[nodiscard]] Result<void> set_contact_otr_policy(const std::string& account,
+                                                    const std::string& peer,
+                                                    std::optional<OtrPolicy> policy);
+  // Generates (or replaces) the account's key on a worker thread; OtrKeyState
+  // events say when it starts and ends; `done` gets the new fingerprint.
+  // An account without a key gets one when it first goes online.
+  void generate_otr_key(const std::string& account, std::function<void(Result<std::string>)> done);
+  [[nodiscard]] Result<std::optional<std::string>> otr_fingerprint(const std::string& account);
+  [[nodiscard]] Result<OtrStatus> otr_status(const std::string& account, const std::string& peer);
+  // Start (or refresh) and end a private conversation (account online).
+  [[nodiscard]] Result<void> start_otr(const std::string& account, const std::string& peer);
+  [[nodiscard]] Result<void> end_otr(const std::string& account, const std::string& peer);
+  // Verify the contact with the Socialist Millionaires' Protocol: a question
+  // the contact must answer with `secret`, or (no question) a secret both
+  // know. Needs a private conversation.
+  [[nodiscard]] Result<void> smp_ask(const std::string& account, const std::string& peer,
+                                     std::optional<std::string> question, std::string secret);
+  [[nodiscard]] Result<void> smp_answer(const std::string& account, const std::string& peer,
+                                        std::string answer);
+  [[nodiscard]] Result<void> smp_abort(const std::string& account, const std::string& peer);
+  // Known fingerprints of every account (account empty) or of one.
+  [[nodiscard]] Result<std::vector<OtrFingerprint>> otr_fingerprints(const std::string& account);
+  [[nodiscard]] Result<void> set_fingerprint_verified(const std::string& account,
+                                                      const std::string& peer,
+                                                      const std::string& fingerprint,
+                                                      bool verified);
+  // not_allowed while the fingerprint is in use by a private conversation.
+  [[nodiscard]] Result<void> forget_fingerprint(const std::string& account, const std::string& peer,
+                                                const std::string& fingerprint);
+  // Pidgin's otr.private_key and otr.fingerprints (either may be absent):
+  // takes what belongs to this account, whatever resource Pidgin had.
+  [[nodiscard]] Result<OtrImported> import_pidgin_otr(
+      const std::string& account, const std::optional<std::filesystem::path>& keys,
+      const std::optional<std::filesystem::path>& fingerprints);
 
  private:
   struct Impl;

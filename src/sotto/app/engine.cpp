@@ -129,7 +129,7 @@ std::unique_ptr<Provider> Engine::Impl::make_provider(const StoredAccount& accou
                                                       std::string password) {
   auto provider =
       std::make_unique<XmppProvider>(io.get_executor(), account.settings, std::move(password),
-                                     [this](Event event) { emit(event); });
+                                     [this](Event event) { on_provider_event(std::move(event)); });
   std::string address = account.settings.address;
   provider->on_password_changed = [this, address](const std::string& new_password) {
     StoredAccount* stored = find(address);
@@ -200,9 +200,11 @@ Result<void> Engine::remove_account(const std::string& address) {
   if (account == nullptr) return fail(Errc::not_found, "no account " + address);
   std::string key = account->settings.address;
   if (auto it = impl_->providers.find(key); it != impl_->providers.end()) {
+    impl_->otr_end_all(key);
     it->second->disconnect();
     impl_->providers.erase(it);
   }
+  impl_->otr_forget(key);
   if (auto removed = impl_->unpersist(key); !removed) return removed;
   secure_wipe(account->password);
   std::erase_if(impl_->accounts, [&](const StoredAccount& a) { return a.settings.address == key; });
@@ -274,11 +276,18 @@ Result<void> Engine::connect(const std::string& address, std::optional<std::stri
 }
 
 void Engine::disconnect(const std::string& address) {
-  if (Provider* p = impl_->provider(address)) p->disconnect();
+  Provider* p = impl_->provider(address);
+  if (p == nullptr) return;
+  // Tell the contacts first, while the stream still carries it.
+  impl_->otr_end_all(p->account());
+  p->disconnect();
 }
 
 void Engine::disconnect_all() {
-  for (auto& [address, provider] : impl_->providers) provider->disconnect();
+  for (auto& [address, provider] : impl_->providers) {
+    impl_->otr_end_all(address);
+    provider->disconnect();
+  }
 }
 
 void Engine::change_password(const std::string& address, std::string new_password,
@@ -365,7 +374,7 @@ Result<void> Engine::set_presence(const std::string& account, Availability avail
   return {};
 }
 
-Result<std::string> Engine::send_message(const std::string& account, const std::string& to,
+Result<SentMessage> Engine::send_message(const std::string& account, const std::string& to,
                                          std::string body) {
   auto jid = Jid::parse(to);
   if (!jid) return tl::unexpected(jid.error());
@@ -380,13 +389,11 @@ Result<std::string> Engine::send_message(const std::string& account, const std::
     return fail(Errc::not_connected, account + " is offline");
   auto* im = p->get<InstantMessaging>();
   if (im == nullptr) return fail(Errc::not_supported, "this account cannot send messages");
-  const std::string peer = jid->bare_str();
-  const bool logging = impl_->logging_on(p->account(), peer);
-  std::string logged = logging ? body : std::string();
-  std::string id = im->send_message(jid->str(), std::move(body));
-  if (logging) impl_->log_sent(p->account(), peer, id, logged);
-  secure_wipe(logged);
-  return id;
+  if (jid->local().empty()) {
+    secure_wipe(body);
+    return fail(Errc::invalid_argument, "\"" + to + "\" is not a contact's address");
+  }
+  return impl_->otr_send(p->account(), *im, *jid, std::move(body));
 }
 
 std::size_t Engine::unacknowledged_messages() const {

@@ -5,12 +5,17 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <tuple>
+#include <variant>
 #include <vector>
 
+#include <asio/steady_timer.hpp>
+
 #include "sotto/app/app.h"
+#include "sotto/otr/otr.h"
 #include "sotto/store/profile.h"
 
 namespace sotto::app {
@@ -18,6 +23,34 @@ namespace sotto::app {
 struct StoredAccount {
   AccountSettings settings;
   std::string password;  // empty unless remembered
+};
+
+// One account's private conversations (chats.cpp).
+struct OtrAccount {
+  // What the engine asked for during a call, handled once the call returned
+  // (libotr must not be re-entered from its own callbacks).
+  struct Send {
+    std::string to;
+    std::string body;
+  };
+  using Output = std::variant<Send, otr::Event>;
+
+  std::unique_ptr<otr::Engine> engine;
+  std::vector<Output> pending;
+  asio::steady_timer timer;
+  std::set<std::string> policies_loaded;                // peers whose own policy is applied
+  std::map<std::string, std::set<std::string>> online;  // peer -> resources present
+  std::map<std::string, std::string> resource;          // peer -> device last heard from
+  std::set<std::string> private_peers;                  // encrypted or finished
+  // peer -> (their instance tag, protocol version) of the current session.
+  std::map<std::string, std::pair<std::uint32_t, int>> sessions;
+  // Stanza id of the last body of a held message -> the message's id.
+  std::map<std::string, std::string> aliases;
+  std::string last_stanza;  // id of the last stanza the engine sent
+  bool generating = false;
+  std::vector<std::function<void(Result<std::string>)>> key_waiters;
+
+  explicit OtrAccount(asio::io_context& io) : timer(io) {}
 };
 
 struct Engine::Impl {
@@ -44,16 +77,32 @@ struct Engine::Impl {
   // The thread deriving a key (Argon2id) for create/unlock/change, if any.
   std::thread key_worker;
   bool key_work_busy = false;
+  // Private conversations, per account; made when first needed, dropped
+  // (with every secret they hold) when the profile locks.
+  std::map<std::string, std::unique_ptr<OtrAccount>> otr;
+  OtrPolicy default_otr_policy = OtrPolicy::opportunistic;
+  // Threads generating OTR keys, by number.
+  std::map<int, std::thread> otr_workers;
+  int next_otr_worker = 0;
+  // The id of the message being handed to OTR (names "require" holds).
+  std::string otr_sending;
+  // Why OTR refused the message being sent, if it did.
+  std::string otr_refusal;
 
   Impl(asio::io_context& io_context, std::string name, std::optional<std::filesystem::path> home)
       : io(io_context), profile_name(std::move(name)), data_home(std::move(home)) {}
   ~Impl() {
     if (key_worker.joinable()) key_worker.join();
+    for (auto& [n, worker] : otr_workers) worker.join();
+    otr.clear();
     flush_history();
     forget_accounts();
   }
 
   void emit(const Event& event);
+  // What providers report passes through here: OTR decrypts, swallows its
+  // own traffic and renames delivery states before front ends see them.
+  void on_provider_event(Event event);
 
   StoredAccount* find(const std::string& address);
   Provider* provider(const std::string& address);
@@ -97,7 +146,31 @@ struct Engine::Impl {
   // The contact's own switch (on unless turned off).
   Result<bool> contact_logging(const std::string& account, const std::string& peer);
   void log_sent(const std::string& account, const std::string& peer, const std::string& id,
-                const std::string& body);
+                const std::string& body, bool encrypted);
+
+  // --- chats.cpp
+  // The account's OTR state, made (keys and trust read from the profile)
+  // when first needed.
+  Result<OtrAccount*> otr_account(const std::string& account);
+  OtrAccount* existing_otr(const std::string& account);
+  // Runs f(engine), then what the engine asked for, then re-arms its timer.
+  template <class F>
+  auto otr_call(const std::string& account, OtrAccount& state, F f);
+  void otr_dispatch(const std::string& account, OtrAccount& state);
+  void otr_arm_timer(const std::string& account, OtrAccount& state);
+  void otr_load_policy(const std::string& account, OtrAccount& state, const std::string& peer);
+  void otr_receive(MessageReceived message);
+  Result<SentMessage> otr_send(const std::string& account, InstantMessaging& im, const Jid& to,
+                               std::string body);
+  // Ends the account's private conversations (before it goes offline).
+  void otr_end_all(const std::string& account);
+  void otr_forget(const std::string& account);  // the state, not the stored keys
+  void generate_key(const std::string& account, std::function<void(Result<std::string>)> done);
+  void finish_key(const std::string& account, otr::KeyGeneration generation,
+                  Result<void> calculated);
+  void otr_announce_logging(const std::string& account, const std::string& peer);
+  PrivacyChanged privacy_event(const std::string& account, OtrAccount& state,
+                               const std::string& peer);
 };
 
 }  // namespace sotto::app

@@ -228,6 +228,12 @@ Result<void> Engine::Impl::load() {
   auto setting = profile->setting(kLogHistory);
   if (!setting) return tl::unexpected(setting.error());
   log_history = !*setting || **setting != "0";
+  auto policy = profile->setting("otr_policy");
+  if (!policy) return tl::unexpected(policy.error());
+  default_otr_policy = OtrPolicy::opportunistic;
+  if (*policy) {
+    if (auto parsed = parse_otr_policy(**policy)) default_otr_policy = *parsed;
+  }
 
   const auto interim = dir / kInterimFile;
   if (std::filesystem::exists(interim)) {
@@ -306,7 +312,7 @@ bool Engine::Impl::logging_on(const std::string& account, const std::string& pee
 }
 
 void Engine::Impl::log_sent(const std::string& account, const std::string& peer,
-                            const std::string& id, const std::string& body) {
+                            const std::string& id, const std::string& body, bool encrypted) {
   store::MessageRecord m;
   m.account = account;
   m.peer = peer;
@@ -314,6 +320,7 @@ void Engine::Impl::log_sent(const std::string& account, const std::string& peer,
   m.outgoing = true;
   m.time_ms = to_ms(Clock::now());
   m.body = body;
+  m.encrypted = encrypted;
   m.state = std::string(to_string(DeliveryState::queued));
   auto key = std::make_tuple(account, peer, id);
   if (auto early = early_states.find(key); early != early_states.end()) {
@@ -338,6 +345,7 @@ void Engine::Impl::record(const Event& event) {
     m.outgoing = received->outgoing;
     m.time_ms = to_ms(received->time);
     m.body = received->body;
+    m.encrypted = received->encrypted;
     if (received->outgoing) m.state = std::string(to_string(DeliveryState::sent));
     if (!begin_history_write()) return secure_wipe(m.body);
     auto stored = profile->add_message(m);
@@ -448,8 +456,12 @@ void Engine::unlock(std::string master_password, std::function<void(Result<void>
 }
 
 void Engine::lock() {
-  for (auto& [address, provider] : impl_->providers) provider->disconnect();
+  for (auto& [address, provider] : impl_->providers) {
+    impl_->otr_end_all(address);
+    provider->disconnect();
+  }
   impl_->providers.clear();
+  while (!impl_->otr.empty()) impl_->otr_forget(impl_->otr.begin()->first);
   impl_->flush_history();
   impl_->forget_accounts();
   impl_->early_states.clear();
@@ -505,6 +517,7 @@ Result<void> Engine::set_log_history(bool on) {
   if (auto ok = impl_->require_unlocked(); !ok) return ok;
   if (auto saved = impl_->profile->set_setting(kLogHistory, on ? "1" : "0"); !saved) return saved;
   impl_->log_history = on;
+  impl_->otr_announce_logging({}, {});  // "this conversation is being logged" changed
   return {};
 }
 
@@ -521,8 +534,10 @@ Result<void> Engine::set_contact_log_history(const std::string& account, const s
   if (impl_->find(account) == nullptr) return fail(Errc::not_found, "no account " + account);
   auto key = conversation_key(account, peer);
   if (!key) return tl::unexpected(key.error());
-  return impl_->profile->set_contact_setting(key->first, key->second, kLogHistory,
-                                             on ? std::nullopt : std::optional<std::string>("0"));
+  auto saved = impl_->profile->set_contact_setting(
+      key->first, key->second, kLogHistory, on ? std::nullopt : std::optional<std::string>("0"));
+  if (saved) impl_->otr_announce_logging(key->first, key->second);
+  return saved;
 }
 
 Result<std::vector<HistoryMessage>> Engine::history(const std::string& account,

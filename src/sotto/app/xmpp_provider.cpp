@@ -133,9 +133,9 @@ void XmppProvider::reconfigure(const AccountSettings& settings, std::string pass
 
 std::string XmppProvider::server_certificate() const { return client_->server_cert_sha256(); }
 
-std::string XmppProvider::send_message(const std::string& to, std::string body) {
+std::string XmppProvider::send_message(const std::string& to, std::string body, std::string id) {
   auto jid = Jid::parse(to);
-  std::string id = client_->send_message(*jid, std::move(body));
+  id = client_->send_message(*jid, std::move(body), std::move(id));
   emit_(MessageStateChanged{account_, jid->bare_str(), id, DeliveryState::queued, std::nullopt});
   return id;
 }

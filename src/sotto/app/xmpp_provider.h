@@ -30,7 +30,7 @@ class XmppProvider final : public Provider,
   void reconfigure(const AccountSettings& settings, std::string password) override;
   std::string server_certificate() const override;
 
-  std::string send_message(const std::string& to, std::string body) override;
+  std::string send_message(const std::string& to, std::string body, std::string id) override;
   std::size_t unacknowledged_messages() const override;
 
   std::vector<Contact> contacts() const override;

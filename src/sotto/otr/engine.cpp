@@ -90,7 +90,7 @@ std::string_view to_string(Problem problem) {
     case Problem::encryption_failed:
       return "the message could not be encrypted and was not sent";
     case Problem::ended_by_peer:
-      return "not sent: the other side ended the private conversation";
+      return "the other side ended the private conversation";
     case Problem::unencrypted:
       return "a message arrived unencrypted";
     case Problem::reflected:
@@ -111,8 +111,11 @@ constexpr const char* kModule = "otr";
 // A string that is wiped when it goes away (queued plaintext).
 struct SecretString {
   std::string text;
-  explicit SecretString(std::string t) : text(std::move(t)) {}
-  SecretString(SecretString&& other) noexcept : text(std::move(other.text)) {}
+  std::string tag;  // the owner's name for a queued message
+  explicit SecretString(std::string t, std::string g = {})
+      : text(std::move(t)), tag(std::move(g)) {}
+  SecretString(SecretString&& other) noexcept
+      : text(std::move(other.text)), tag(std::move(other.tag)) {}
   SecretString& operator=(SecretString&&) = delete;
   ~SecretString() { detail::wipe(text); }
 };
@@ -337,6 +340,7 @@ struct Engine::Impl {
                                &message, OTRL_FRAGMENT_SEND_ALL, nullptr, nullptr, nullptr);
       if (message != nullptr) otrl_message_free(message);
       if (err != 0) problem(key, Problem::encryption_failed, gcry_strerror(err));
+      emit(QueuedMessageDone{k, text.tag, err == 0});
     }
   }
 
@@ -349,13 +353,13 @@ struct Engine::Impl {
       if (now != info.reported || instance != info.reported_instance ||
           version != info.reported_version) {
         bool changed = now != info.reported;
+        // Private with another of the peer's clients is news too.
+        bool other_session = now != State::not_private;
         info.reported = now;
         info.reported_instance = instance;
         info.reported_version = version;
-        if (changed) {
-          log::info(kModule, "conversation is now " + std::string(to_string(now)));
-          emit(StateChanged{key, now, instance, version});
-        }
+        if (changed) log::info(kModule, "conversation is now " + std::string(to_string(now)));
+        if (changed || other_session) emit(StateChanged{key, now, instance, version});
       }
     }
   }
@@ -774,7 +778,8 @@ void Engine::set_online(std::string_view peer, bool online) {
   impl_->peer(impl_->key_of(peer)).online = online;
 }
 
-Result<Outgoing> Engine::outgoing(std::string_view peer, std::string_view text) {
+Result<Outgoing> Engine::outgoing(std::string_view peer, std::string_view text,
+                                  std::string_view tag) {
   Impl& s = *impl_;
   if (peer.empty() || has_nul(peer)) return fail(Errc::invalid_argument, "no recipient");
   if (has_nul(text)) return fail(Errc::invalid_argument, "the message contains a NUL character");
@@ -789,7 +794,7 @@ Result<Outgoing> Engine::outgoing(std::string_view peer, std::string_view text) 
   Outgoing out;
   if (policy == Policy::require && (!encrypted || !info.queue.empty())) {
     bool first = info.queue.empty();
-    info.queue.emplace_back(std::string(text));
+    info.queue.emplace_back(std::string(text), std::string(tag));
     std::string reason = "not sent yet: the conversation is not private; ";
     if (first) {
       auto started = s.send_query(key);
@@ -895,7 +900,11 @@ void Engine::end(std::string_view peer) {
   otrl_message_disconnect_all_instances(impl_->us, &impl_->ops, impl_.get(),
                                         impl_->options.account.c_str(),
                                         impl_->options.protocol.c_str(), key.c_str());
-  impl_->peer(key).queue.clear();
+  PeerInfo& info = impl_->peer(key);
+  for (const SecretString& queued : info.queue) {
+    impl_->emit(QueuedMessageDone{key, queued.tag, false});
+  }
+  info.queue.clear();
 }
 
 State Engine::state(std::string_view peer) const {
@@ -910,7 +919,7 @@ std::size_t Engine::queued(std::string_view peer) const {
 namespace {
 Result<ConnContext*> private_context(ConnContext* ctx) {
   if (ctx == nullptr || ctx->msgstate != OTRL_MSGSTATE_ENCRYPTED) {
-    return fail(Errc::not_connected, "start a private conversation first");
+    return fail(Errc::not_allowed, "start a private conversation first");
   }
   return ctx;
 }

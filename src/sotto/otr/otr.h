@@ -126,6 +126,15 @@ struct MessageQueued {
   std::string reason;
 };
 
+// What became of a message queued by "require" (see MessageQueued): sent
+// encrypted (its bodies were the sends just before this event), or dropped
+// because the private conversation was ended first.
+struct QueuedMessageDone {
+  std::string peer;
+  std::string tag;  // the tag given to outgoing()
+  bool sent = false;
+};
+
 enum class Problem {
   undecryptable,      // an encrypted message we cannot read (lost keys, replay)
   malformed,          // garbled OTR data
@@ -150,7 +159,7 @@ struct MessageProblem {
 };
 
 using Event = std::variant<StateChanged, NewFingerprint, KeyChanged, SmpProgress, MessageQueued,
-                           MessageProblem>;
+                           QueuedMessageDone, MessageProblem>;
 
 // --- Engine -----------------------------------------------------------------
 
@@ -234,9 +243,11 @@ class Engine {
   void set_online(std::string_view peer, bool online);
 
   // Messages. `text` is what the user typed; `body` is what the network
-  // carried. Errors: Errc::invalid_argument (empty peer, NUL in text),
+  // carried; `tag` names a message that "require" queues in the events about
+  // it. Errors: Errc::invalid_argument (empty peer, NUL in text),
   // Errc::protocol (libotr failed; nothing to send).
-  [[nodiscard]] Result<Outgoing> outgoing(std::string_view peer, std::string_view text);
+  [[nodiscard]] Result<Outgoing> outgoing(std::string_view peer, std::string_view text,
+                                          std::string_view tag = {});
   [[nodiscard]] Result<Incoming> incoming(std::string_view from, std::string_view body);
 
   // Start (or refresh) and end a private conversation with the peer.
@@ -246,7 +257,7 @@ class Engine {
   std::size_t queued(std::string_view peer) const;
 
   // Verification by the Socialist Millionaires' Protocol. All need a private
-  // conversation (Errc::not_connected otherwise).
+  // conversation (Errc::not_allowed otherwise).
   [[nodiscard]] Result<void> smp_ask(std::string_view peer, std::string_view question,
                                      std::string_view answer);
   [[nodiscard]] Result<void> smp_secret(std::string_view peer, std::string_view secret);

@@ -353,6 +353,10 @@ Result<void> Profile::put_account(const AccountRecord& account) {
 
 Result<void> Profile::remove_account(std::string_view address) {
   if (auto ok = require_open(); !ok) return ok;
+  // The account's OTR keys and trust go with it.
+  Statement keys(*db_, "DELETE FROM otr WHERE account = ?1");
+  keys.bind(1, address);
+  if (auto removed = keys.run(); !removed) return removed;
   Statement s(*db_, "DELETE FROM accounts WHERE address = ?1");
   s.bind(1, address);
   return s.run();

@@ -980,8 +980,8 @@ const Jid& Client::bound_jid() const { return impl_->bound; }
 const Jid& Client::jid() const { return impl_->credentials.jid; }
 const std::string& Client::server_cert_sha256() const { return impl_->cert_sha256; }
 
-std::string Client::send_message(const Jid& to, std::string body) {
-  std::string id = random_id(16);
+std::string Client::send_message(const Jid& to, std::string body, std::string id) {
+  if (id.empty()) id = random_id(16);
   impl_->outbox.push_back(Impl::Outgoing{id, to, std::move(body)});
   impl_->flush_outbox();
   return id;

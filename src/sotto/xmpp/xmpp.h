@@ -127,8 +127,9 @@ class Client {
   const std::string& server_cert_sha256() const;
 
   // Queues a chat message; it is written at once when online and kept until the
-  // server acknowledges it, across reconnects. Returns its id.
-  std::string send_message(const Jid& to, std::string body);
+  // server acknowledges it, across reconnects. Returns its id: `id` when given
+  // (the caller keeps ids unique), else a fresh random one.
+  std::string send_message(const Jid& to, std::string body, std::string id = {});
   std::size_t unacknowledged_messages() const;
 
   void set_presence(Show show, std::string status);
