@@ -210,6 +210,7 @@ struct MessageReceived {
   bool outgoing = false;  // a copy of what we sent from another device
   bool delayed = false;
   bool from_archive = false;
+  bool carbon = false;     // a copy of a message to or from another of our devices
   bool encrypted = false;  // arrived inside a private (OTR) conversation
 };
 struct MessageStateChanged {

@@ -135,11 +135,12 @@ bool is_otr_data(std::string_view body) { return body.starts_with("?OTR"); }
 // OTR's whitespace tag (a base tag, then 8 characters per offered version)
 // ends the plain messages of an opportunistic sender. libotr strips it from
 // what it receives; the carbon copies of our own messages need it too.
+constexpr std::string_view kWhitespaceTag = " \t  \t\t\t\t \t \t \t  ";
+
 std::string without_whitespace_tag(std::string body) {
-  constexpr std::string_view kBase = " \t  \t\t\t\t \t \t \t  ";
-  const auto at = body.find(kBase);
+  const auto at = body.find(kWhitespaceTag);
   if (at == std::string::npos) return body;
-  std::size_t end = at + kBase.size();
+  std::size_t end = at + kWhitespaceTag.size();
   while (end + 8 <= body.size() && body.find_first_not_of(" \t", end) >= end + 8) {
     end += 8;
   }
@@ -439,6 +440,9 @@ void Engine::Impl::otr_end_all(const std::string& account) {
       otr_call(account, *s, [&](otr::Engine& e) { e.end(peer); });
     }
   }
+  // Going offline: nothing is left for libotr's clean-up timer, and a
+  // pending wait would keep the core thread from going idle.
+  if (OtrAccount* s = existing_otr(account)) s->timer.cancel();
 }
 
 void Engine::Impl::otr_announce_logging(const std::string& account, const std::string& peer) {
@@ -456,14 +460,17 @@ void Engine::Impl::otr_announce_logging(const std::string& account, const std::s
 
 void Engine::Impl::on_provider_event(Event event) {
   if (auto* received = std::get_if<MessageReceived>(&event)) {
-    if (is_otr_data(received->body) && (received->outgoing || received->from_archive)) {
-      // A copy of what another of our devices sent, or old OTR traffic from
-      // the archive: encrypted for keys long gone, and never to be replayed.
+    if (is_otr_data(received->body) &&
+        (received->outgoing || received->carbon || received->from_archive)) {
+      // A copy of another of our devices' traffic (its session, not ours:
+      // answering it would race that device), or old OTR traffic from the
+      // archive (keys long gone; never to be replayed).
       log::debug(kLog, "dropped OTR data from a carbon copy or the archive");
       secure_wipe(received->body);
       return;
     }
-    if (!received->outgoing) return otr_receive(std::move(*received));
+    if (!received->outgoing && !received->carbon) return otr_receive(std::move(*received));
+    // Plain copies are shown as they are, without starting OTR from them.
     received->body = without_whitespace_tag(std::move(received->body));
   } else if (auto* changed = std::get_if<MessageStateChanged>(&event)) {
     if (changed->id.starts_with(kInternalId)) {
@@ -517,9 +524,16 @@ void Engine::Impl::otr_receive(MessageReceived message) {
   }
   OtrAccount& s = **state;
   otr_load_policy(message.account, s, message.peer);
-  if (!message.resource.empty()) s.resource[message.peer] = message.resource;
-  const std::string from =
-      message.resource.empty() ? message.peer : message.peer + "/" + message.resource;
+  // Only OTR's own traffic (data, queries, whitespace-tagged offers) says
+  // which of the contact's devices holds the conversation; a plain message
+  // from another device must not divert it there.
+  const bool otr_traffic =
+      is_otr_data(message.body) || message.body.find(kWhitespaceTag) != std::string::npos;
+  std::string from = message.peer;
+  if (otr_traffic && !message.resource.empty()) {
+    s.resource[message.peer] = message.resource;
+    from += "/" + message.resource;
+  }
   auto in =
       otr_call(message.account, s, [&](otr::Engine& e) { return e.incoming(from, message.body); });
   secure_wipe(message.body);

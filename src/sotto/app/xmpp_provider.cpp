@@ -263,7 +263,8 @@ void XmppProvider::on_subscription_denied(const Jid& from) {
 void XmppProvider::on_message(const xmpp::Message& message) {
   const Jid& peer = message.outgoing ? message.to : message.from;
   emit_(MessageReceived{account_, peer.bare_str(), peer.resource(), message.id, message.body,
-                        message.time, message.outgoing, message.delayed, message.from_archive});
+                        message.time, message.outgoing, message.delayed, message.from_archive,
+                        message.carbon, false});
 }
 
 void XmppProvider::on_message_sent(const Jid& to, const std::string& id) {

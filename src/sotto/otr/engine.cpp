@@ -852,7 +852,7 @@ Result<Incoming> Engine::incoming(std::string_view from, std::string_view body) 
   Drain drain{s};
   std::string key = s.key_of(from);
   PeerInfo& info = s.peer(key);
-  info.route = std::string(from);
+  if (from.size() != key.size()) info.route = std::string(from);
   if (has_nul(body)) {
     s.problem(key, Problem::malformed, "the message contains a NUL character");
     return Incoming{};
