@@ -418,6 +418,98 @@ std::string Profanity::otr_fingerprint() {
   return wait_screen(fingerprint)[1];
 }
 
+namespace {
+
+std::string regex_escape(const std::string& text) {
+  static const std::string special = R"(\^$.|?*+()[]{})";
+  std::string out;
+  for (char c : text) {
+    if (special.find(c) != std::string::npos) out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+void check_argument(const std::string& what, const std::string& value, const char* forbidden) {
+  if (value.empty() || value.find_first_of(forbidden) != std::string::npos) {
+    throw std::invalid_argument("Profanity: unusable " + what + ": " + value);
+  }
+}
+
+}  // namespace
+
+void Profanity::focus_chat(const std::string& jid) {
+  check_argument("JID", jid, " \t\n\r\"");
+  // The title bar is the first row: " JID [presence] [encryption]...".
+  const std::regex title("^ " + regex_escape(jid) + " ");
+  if (std::regex_search(screen(), title)) return;
+  command("/msg " + jid);
+  wait_screen(title);
+}
+
+void Profanity::otr_start(const std::string& jid) {
+  check_argument("JID", jid, " \t\n\r\"");
+  command("/otr start " + jid);
+}
+
+void Profanity::otr_end(const std::string& jid) {
+  focus_chat(jid);
+  command("/otr end");
+}
+
+void Profanity::otr_secret(const std::string& jid, const std::string& secret) {
+  check_argument("secret", secret, " \t\n\r\"");
+  focus_chat(jid);
+  command("/otr secret " + secret);
+}
+
+void Profanity::otr_question(const std::string& jid, const std::string& question,
+                             const std::string& answer) {
+  check_argument("question", question, "\n\r\"");
+  check_argument("answer", answer, " \t\n\r\"");
+  focus_chat(jid);
+  command("/otr question \"" + question + "\" " + answer);
+}
+
+void Profanity::otr_answer(const std::string& jid, const std::string& answer) {
+  check_argument("answer", answer, " \t\n\r\"");
+  focus_chat(jid);
+  command("/otr answer " + answer);
+}
+
+std::string Profanity::otr_state(const std::string& jid) {
+  focus_chat(jid);
+  std::string text = screen();
+  std::string title = text.substr(0, text.find('\n'));
+  if (title.find("[OTR] [trusted]") != std::string::npos) return "trusted";
+  if (title.find("[OTR] [untrusted]") != std::string::npos) return "untrusted";
+  if (title.find("[unencrypted]") != std::string::npos) return "unencrypted";
+  return "";
+}
+
+void Profanity::wait_otr_state(const std::string& jid, const std::string& state,
+                               std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  for (;;) {
+    std::string now = otr_state(jid);
+    if (now == state) return;
+    if (Clock::now() > deadline || !running()) {
+      throw std::runtime_error("profanity: the chat with " + jid + " is \"" + now + "\", not \"" +
+                               state + "\", after " + std::to_string(timeout.count()) + " ms\n" +
+                               failure_details());
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+}
+
+std::string Profanity::otr_their_fingerprint(const std::string& jid) {
+  focus_chat(jid);
+  command("/clear");
+  command("/otr theirfp");
+  return wait_screen(
+      std::regex(regex_escape(jid) + "'s OTR fingerprint: ((?:[0-9A-F]{8} ){4}[0-9A-F]{8})"))[1];
+}
+
 void Profanity::quit() {
   if (tmux_pid_ <= 0) return;
   try {

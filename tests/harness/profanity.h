@@ -6,7 +6,8 @@
 //   Profanity pat(server, "pat", "pw");     // started and logged in
 //   pat.send("alice@localhost", "hello");   // types `/msg alice@localhost hello`
 //   json m = pat.wait_message("alice@localhost", "hi");
-//   pat.command("/otr start alice@localhost");
+//   pat.otr_start("alice@localhost");       // types `/otr start alice@localhost`
+//   pat.wait_otr_state("alice@localhost", "untrusted");
 //   pat.wait_screen(std::regex("OTR session started"));
 //
 // Everything lives in a temporary directory: HOME and the XDG directories
@@ -18,12 +19,14 @@
 // (tls.policy=trust accepts the self-signed certificate).
 //
 // Events: a Python plugin (tests/harness/profanity/sotto_events.py) appends
-// JSON lines to events_path(): "connected", "message.received" (from, body),
-// "message.sent", raw "stanza.received"/"stanza.sent" (kind, stanza),
-// "presence", ... wait_event() polls that file. What the plugin API cannot see
-// (OTR state, command output such as `/otr myfp`) is read from the screen with
-// `tmux capture-pane` (screen(), wait_screen()): that shows only the current
-// window as it is drawn now.
+// JSON lines to events_path(): "connected", "message.received" (from, body:
+// after OTR decryption), "message.sent", raw "stanza.received"/"stanza.sent"
+// (kind, stanza; message stanzas also with from, to and the <body> text as
+// carried on the wire, e.g. OTR ciphertext), "presence", ... wait_event()
+// polls that file. What the plugin API cannot see (OTR state, SMP progress,
+// command output such as `/otr myfp`) is read from the screen with `tmux
+// capture-pane` (screen(), wait_screen(), otr_state()): that shows only the
+// current window as it is drawn now.
 //
 // Input goes through `tmux send-keys -l`: one line per command(). profanity
 // reads the network only between keyboard polls, so profrc sets
@@ -110,6 +113,33 @@ class Profanity {
   // hex digits separated by spaces); generates the key (`/otr gen`) if needed.
   // Clears the current window first.
   std::string otr_fingerprint();
+
+  // --- The chat window with a contact (bare JID), and OTR in it. profanity
+  // speaks OTR v2 only and shows OTR state and SMP progress only in the chat
+  // window (and on the console when that window is not focused); these focus
+  // the window first, so screen() and wait_screen() then show it.
+  //
+  // Focuses the chat window (`/msg JID` opens it if needed) and waits until its
+  // title bar names `jid`.
+  void focus_chat(const std::string& jid);
+  // `/otr start JID`: sends profanity's query (?OTR?v2?) unless private already.
+  void otr_start(const std::string& jid);
+  // `/otr end` in the chat window.
+  void otr_end(const std::string& jid);
+  // `/otr secret S`: asks for, or answers with, a shared secret (SMP).
+  void otr_secret(const std::string& jid, const std::string& secret);
+  // `/otr question "Q" A`: asks the contact Q, expecting A. Q must not contain '"'.
+  void otr_question(const std::string& jid, const std::string& question, const std::string& answer);
+  // `/otr answer A`: answers the contact's question.
+  void otr_answer(const std::string& jid, const std::string& answer);
+  // The chat's OTR state as its title bar shows it: "unencrypted", "untrusted"
+  // (private, fingerprint not trusted) or "trusted"; "" if the title shows none.
+  std::string otr_state(const std::string& jid);
+  // Polls otr_state() until it is `state`; throws on timeout with the screen.
+  void wait_otr_state(const std::string& jid, const std::string& state,
+                      std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  // The contact's fingerprint as `/otr theirfp` shows it (while private).
+  std::string otr_their_fingerprint(const std::string& jid);
 
   // Types /quit and waits (up to 5 s) for profanity to exit, then stops tmux.
   // Idempotent; never throws.

@@ -6,12 +6,18 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <regex>
+#include <sstream>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,6 +26,95 @@
 #include "harness/rpc_client.h"
 
 namespace sotto::test {
+
+// A <message> element as Prosody's stanza_debug logged it: "RECV:" as a
+// client wrote it to the server, "SEND:" as the server wrote it to a client.
+// Elements nested in carbons or forwards are listed on their own.
+struct LoggedMessage {
+  bool from_client = false;  // RECV (a client's own stanza: usually no `from`)
+  std::string from;          // attribute as logged, "" when absent
+  std::string to;
+  std::string id;
+  std::optional<std::string> body;  // XML entities decoded
+};
+
+inline std::string bare_address(const std::string& jid) { return jid.substr(0, jid.find('/')); }
+
+inline std::string xml_unescape(const std::string& text) {
+  static const std::pair<const char*, const char*> kEntities[] = {
+      {"&lt;", "<"}, {"&gt;", ">"}, {"&quot;", "\""}, {"&apos;", "'"}, {"&amp;", "&"}};
+  std::string out;
+  for (std::size_t i = 0; i < text.size();) {
+    bool replaced = false;
+    if (text[i] == '&') {
+      for (const auto& [entity, plain] : kEntities) {
+        if (text.compare(i, std::char_traits<char>::length(entity), entity) == 0) {
+          out += plain;
+          i += std::char_traits<char>::length(entity);
+          replaced = true;
+          break;
+        }
+      }
+    }
+    if (!replaced) out += text[i++];
+  }
+  return out;
+}
+
+// The message elements in a piece of Prosody's debug log. A log entry starts
+// with a timestamp ("Nov 27 08:35:35 "); a stanza's text may span lines.
+inline std::vector<LoggedMessage> parse_logged_messages(const std::string& log) {
+  static const std::regex kEntryStart(R"(\n[A-Z][a-z]{2} [ 0-9][0-9] [0-9]{2}:[0-9]{2}:[0-9]{2} )");
+  static const std::regex kTo(R"(\sto=(['"])(.*?)\1)");
+  static const std::regex kFrom(R"(\sfrom=(['"])(.*?)\1)");
+  static const std::regex kId(R"(\sid=(['"])(.*?)\1)");
+  std::vector<LoggedMessage> out;
+  for (const char* marker : {"RECV: <", "SEND: <"}) {
+    const bool from_client = marker[0] == 'R';
+    for (std::size_t at = log.find(marker); at != std::string::npos;
+         at = log.find(marker, at + 1)) {
+      std::smatch next;
+      const auto rest_begin = log.begin() + static_cast<std::ptrdiff_t>(at);
+      std::size_t end = std::regex_search(rest_begin, log.end(), next, kEntryStart)
+                            ? at + static_cast<std::size_t>(next.position(0))
+                            : log.size();
+      const std::string entry = log.substr(at, end - at);
+      for (std::size_t m = entry.find("<message"); m != std::string::npos;) {
+        std::size_t next_message = entry.find("<message", m + 1);
+        const char after = m + 8 < entry.size() ? entry[m + 8] : '>';
+        if (after != ' ' && after != '>' && after != '/') {  // <message-foo>: not ours
+          m = next_message;
+          continue;
+        }
+        std::size_t tag_end = entry.find('>', m);
+        if (tag_end == std::string::npos) break;
+        const std::string tag = entry.substr(m, tag_end - m + 1);
+        LoggedMessage message;
+        message.from_client = from_client;
+        std::smatch attr;
+        if (std::regex_search(tag, attr, kTo)) message.to = attr[2];
+        if (std::regex_search(tag, attr, kFrom)) message.from = attr[2];
+        if (std::regex_search(tag, attr, kId)) message.id = attr[2];
+        const std::size_t scope_end =
+            next_message == std::string::npos ? entry.size() : next_message;
+        std::size_t body = entry.find("<body", tag_end);
+        if (body != std::string::npos && body < scope_end) {
+          std::size_t open_end = entry.find('>', body);
+          if (open_end != std::string::npos && entry[open_end - 1] == '/') {
+            message.body = "";
+          } else if (open_end != std::string::npos) {
+            std::size_t close = entry.find("</body>", open_end);
+            message.body = xml_unescape(entry.substr(
+                open_end + 1, (close == std::string::npos ? entry.size() : close) - open_end - 1));
+          }
+        }
+        out.push_back(std::move(message));
+        m = next_message;
+      }
+    }
+  }
+  return out;
+}
 
 struct SottoUser {
   std::unique_ptr<TempDir> home;
@@ -122,6 +217,160 @@ class SottoOnProsody : public ::testing::Test {
           return e.value("type", "") == "message.received" && e.value("body", "") == body;
         },
         timeout);
+  }
+
+  // --- Events -------------------------------------------------------------
+
+  // The first queued event of this type (for `account` when given) that matches.
+  static json wait_event_of(SottoUser& user, std::string_view type,
+                            std::function<bool(const json&)> match = nullptr,
+                            std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+    return user.rpc->wait_event(
+        [&](const json& e) {
+          return e.value("type", "") == type && e.value("account", user.address) == user.address &&
+                 (!match || match(e));
+        },
+        timeout);
+  }
+
+  // Every event of this type seen so far (taken by a wait or not).
+  static std::vector<json> events_of(const SottoUser& user, std::string_view type) {
+    std::vector<json> out;
+    for (const json& e : user.rpc->events_seen()) {
+      if (e.value("type", "") == type) out.push_back(e);
+    }
+    return out;
+  }
+
+  static json send_message(SottoUser& user, const std::string& to, const std::string& body) {
+    return user.rpc->call("message.send", {{"account", user.address}, {"to", to}, {"body", body}});
+  }
+
+  // Waits until the message with this id reached the server ("sent") or the
+  // contact ("delivered": a receipt may overtake the server's ack).
+  static json wait_sent(SottoUser& user, const std::string& id,
+                        std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+    return wait_event_of(
+        user, "message.state",
+        [&](const json& e) {
+          const std::string state = e.value("state", "");
+          return e.value("id", "") == id && (state == "sent" || state == "delivered");
+        },
+        timeout);
+  }
+
+  // --- OTR (private conversations) ------------------------------------------
+
+  // The account's own OTR fingerprint. A new account gets its key when it
+  // first goes online (otr.key "generating", then "ready"): waits for that.
+  static std::string otr_key(SottoUser& user) {
+    json own = user.rpc->call("otr.fingerprint", {{"account", user.address}});
+    if (own["fingerprint"].is_string()) return own["fingerprint"];
+    json key = wait_event_of(
+        user, "otr.key",
+        [](const json& e) {
+          const std::string stage = e.value("stage", "");
+          return stage == "ready" || stage == "failed";
+        },
+        std::chrono::seconds(60));
+    if (key["stage"] != "ready") throw std::runtime_error("key generation failed: " + key.dump());
+    own = user.rpc->call("otr.fingerprint", {{"account", user.address}});
+    if (own["fingerprint"] != key["fingerprint"]) {
+      throw std::runtime_error("otr.key said " + key.dump() + " but otr.fingerprint says " +
+                               own.dump());
+    }
+    return own["fingerprint"];
+  }
+
+  // The next otr.privacy event for this peer, in order.
+  static json next_privacy(SottoUser& user, const std::string& peer,
+                           std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+    return wait_event_of(
+        user, "otr.privacy", [&](const json& e) { return e.value("peer", "") == peer; }, timeout);
+  }
+
+  // Takes this peer's otr.privacy events in order until one says `privacy`
+  // ("not_private", "unverified", "verified", "finished"): the padlock shows it.
+  static json wait_privacy(SottoUser& user, const std::string& peer, std::string_view privacy,
+                           std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      json e = next_privacy(user, peer, std::max(left, std::chrono::milliseconds(1)));
+      if (e.value("privacy", "") == privacy) return e;
+    }
+  }
+
+  static json wait_smp(SottoUser& user, const std::string& peer, std::string_view stage,
+                       std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+    return wait_event_of(
+        user, "otr.smp",
+        [&](const json& e) { return e.value("peer", "") == peer && e.value("stage", "") == stage; },
+        timeout);
+  }
+
+  static json otr_status(SottoUser& user, const std::string& peer) {
+    return user.rpc->call("otr.status", {{"account", user.address}, {"peer", peer}});
+  }
+
+  // `a` starts OTR with `b`; both see a private, unverified conversation.
+  // Returns {a's event, b's event}.
+  static std::pair<json, json> go_private(SottoUser& a, SottoUser& b) {
+    a.rpc->call("otr.start", {{"account", a.address}, {"peer", b.address}});
+    json seen_by_a = wait_privacy(a, b.address, "unverified");
+    json seen_by_b = wait_privacy(b, a.address, "unverified");
+    return {seen_by_a, seen_by_b};
+  }
+
+  // --- Prosody's stanza log --------------------------------------------------
+
+  static std::uintmax_t server_log_size() {
+    std::error_code ignored;
+    auto size = std::filesystem::file_size(server_->log_path(), ignored);
+    return ignored ? 0 : size;
+  }
+
+  static std::string server_log_since(std::uintmax_t offset) {
+    std::ifstream in(server_->log_path(), std::ios::binary);
+    if (!in) return {};
+    in.seekg(static_cast<std::streamoff>(offset));
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }
+
+  // The bodies of messages addressed to `to` (bare address) since `offset`,
+  // sent by `from` (bare) as far as the log says (a client's own RECV copy
+  // carries no `from`: it counts).
+  static std::vector<std::string> logged_bodies(std::uintmax_t offset, const std::string& from,
+                                                const std::string& to) {
+    std::vector<std::string> bodies;
+    for (const LoggedMessage& m : parse_logged_messages(server_log_since(offset))) {
+      if (!m.body || bare_address(m.to) != to) continue;
+      if (!m.from.empty() && bare_address(m.from) != from) continue;
+      bodies.push_back(*m.body);
+    }
+    return bodies;
+  }
+
+  // What an eavesdropper on the server sees of a conversation: every body
+  // from `from` to `to` since `offset` starts with "?OTR" (at least
+  // `at_least` of them), and none of `plaintexts` appears anywhere in the log.
+  static void expect_only_otr_on_the_wire(std::uintmax_t offset, const std::string& from,
+                                          const std::string& to,
+                                          const std::vector<std::string>& plaintexts,
+                                          std::size_t at_least = 1) {
+    std::vector<std::string> bodies = logged_bodies(offset, from, to);
+    EXPECT_GE(bodies.size(), at_least) << "messages from " << from << " to " << to;
+    for (const std::string& body : bodies) {
+      EXPECT_EQ(body.rfind("?OTR", 0), 0u)
+          << from << " -> " << to << " carried a body that is not OTR: " << body.substr(0, 200);
+    }
+    const std::string log = server_log_since(offset);
+    for (const std::string& plain : plaintexts) {
+      EXPECT_EQ(log.find(plain), std::string::npos) << "plaintext in the server's log: " << plain;
+    }
   }
 
   static inline std::unique_ptr<Prosody> server_;

@@ -8,15 +8,19 @@
 #                              as displayed (after OTR decryption)
 #   message.sent               to, body: a chat message typed by the user
 #   stanza.received / .sent    kind (message, presence, iq), stanza (raw XML,
-#                              e.g. OTR ciphertext before decryption)
+#                              e.g. OTR ciphertext before decryption); message
+#                              stanzas also from, to (as written, may be
+#                              absent) and body (the <body> text on the wire,
+#                              absent when there is none)
 #   presence / offline         jid, resource, presence, status
 #   chat.focus                 jid
 #
 # Only hooks of profanity's Python plugin API (0.13.1); it has none for OTR
-# state, so the harness reads that from the screen.
+# state or SMP, so the harness reads those from the screen.
 import json
 import os
 import time
+import xml.etree.ElementTree as ElementTree
 
 _PATH = os.environ.get("SOTTO_PROFANITY_EVENTS")
 
@@ -64,13 +68,31 @@ def prof_post_chat_message_send(barejid, message):
     _emit("message.sent", to=barejid, body=message)
 
 
+def _message_fields(stanza):
+    """from, to and the <body> text of a message stanza, as far as present."""
+    try:
+        root = ElementTree.fromstring(stanza)
+    except ElementTree.ParseError:
+        return {}
+    fields = {}
+    for name in ("from", "to"):
+        if root.get(name) is not None:
+            fields[name] = root.get(name)
+    for child in root:
+        # "body" or "{jabber:client}body"
+        if child.tag.rsplit("}", 1)[-1] == "body":
+            fields["body"] = child.text or ""
+            break
+    return fields
+
+
 def prof_on_message_stanza_receive(stanza):
-    _emit("stanza.received", kind="message", stanza=stanza)
+    _emit("stanza.received", kind="message", stanza=stanza, **_message_fields(stanza))
     return True
 
 
 def prof_on_message_stanza_send(stanza):
-    _emit("stanza.sent", kind="message", stanza=stanza)
+    _emit("stanza.sent", kind="message", stanza=stanza, **_message_fields(stanza))
     return None
 
 
