@@ -903,10 +903,11 @@ class RpcServer {
       auto own = engine_.contact_otr_policy(*account, *peer);
       if (!own) return reply.error(own.error());
       if (*own)
-        return reply.ok(json{{"policy", std::string(app::to_string(**own))}, {"contact", true}});
+        return reply.ok(
+            json{{"policy", std::string(app::to_string(**own))}, {"contact_policy", true}});
     }
-    reply.ok(
-        json{{"policy", std::string(app::to_string(engine_.otr_policy()))}, {"contact", false}});
+    reply.ok(json{{"policy", std::string(app::to_string(engine_.otr_policy()))},
+                  {"contact_policy", false}});
   }
 
   void otr_set_policy(Params& p, const Reply& reply) {

@@ -533,7 +533,7 @@ TEST_F(Otr, RequireNeverSendsPlainTextToAPeerWithoutOtr) {
                   {{"policy", "require"}, {"account", alice.address}, {"peer", bob_address}});
   json policy = alice.rpc->call("otr.policy", {{"account", alice.address}, {"peer", bob_address}});
   EXPECT_EQ(policy["policy"], "require");
-  EXPECT_EQ(policy["contact"], true);
+  EXPECT_EQ(policy["contact_policy"], true);
   EXPECT_EQ(alice.rpc->call("otr.policy")["policy"], "opportunistic") << "the global one stays";
 
   const std::vector<std::string> texts = {secret_text("first"), secret_text("second"),
