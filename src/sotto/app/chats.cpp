@@ -460,12 +460,12 @@ void Engine::Impl::otr_announce_logging(const std::string& account, const std::s
 
 void Engine::Impl::on_provider_event(Event event) {
   if (auto* received = std::get_if<MessageReceived>(&event)) {
-    if (is_otr_data(received->body) &&
-        (received->outgoing || received->carbon || received->from_archive)) {
-      // A copy of another of our devices' traffic (its session, not ours:
-      // answering it would race that device), or old OTR traffic from the
-      // archive (keys long gone; never to be replayed).
-      log::debug(kLog, "dropped OTR data from a carbon copy or the archive");
+    if (is_otr_data(received->body) && (received->outgoing || received->carbon)) {
+      // A copy of another of our devices' traffic: its session, not ours;
+      // answering it would race that device. (What the archive gives back
+      // after a lost stream is ours and recent: it goes through OTR in order,
+      // or a key exchange cut by the drop would never finish.)
+      log::debug(kLog, "dropped OTR data from a carbon copy");
       secure_wipe(received->body);
       return;
     }

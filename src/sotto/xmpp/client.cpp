@@ -469,10 +469,11 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
       stanza.add_child("origin-id", std::string(ns::stanza_id)).set_attr("id", message.id);
       if (message.body.starts_with("?OTR")) {
         // XEP-0364: OTR data is for the one device holding the session: no
-        // carbon copies to our other devices, nothing in the archive.
+        // carbon copies to our other devices. (It stays archivable: after a
+        // lost stream the contact catches up on it from the archive; it is
+        // ciphertext the server saw anyway.)
         stanza.add_child("private", std::string(ns::carbons));
         stanza.add_child("no-copy", std::string(ns::hints));
-        stanza.add_child("no-permanent-store", std::string(ns::hints));
       }
       session->send(stanza, message.id);
       if (!session->sm_enabled()) listener.on_message_sent(message.to, message.id);
