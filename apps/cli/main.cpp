@@ -199,10 +199,12 @@ int run(const std::vector<std::string>& args) {
   Context ctx{profile, engine, session, *command};
   if (int ready = prepare_profile(ctx, *parsed); ready != kExitOk) return ready;
   std::optional<SessionMarker> marker;
-  if (command->words == "listen" || command->words == "status" || command->words == "chat" ||
-      command->words == "rpc") {
-    marker.emplace(engine);
-  }
+  const bool stays = command->words == "listen" || command->words == "status" ||
+                     command->words == "chat" || command->words == "rpc";
+  if (stays) marker.emplace(engine);
+  // A quick command would quit before a new OTR key is ready and lose it;
+  // `send` keeps the default, as it may have to go private first.
+  if (!stays && command->words != "send") engine.set_otr_keys_on_connect(false);
   return command->run(ctx, *parsed);
 }
 

@@ -490,8 +490,10 @@ class Engine {
                                                     std::optional<OtrPolicy> policy);
   // Generates (or replaces) the account's key on a worker thread; OtrKeyState
   // events say when it starts and ends; `done` gets the new fingerprint.
-  // An account without a key gets one when it first goes online.
+  // An account without a key gets one when it goes online, unless turned
+  // off (front ends that only run a quick command and quit).
   void generate_otr_key(const std::string& account, std::function<void(Result<std::string>)> done);
+  void set_otr_keys_on_connect(bool on);
   [[nodiscard]] Result<std::optional<std::string>> otr_fingerprint(const std::string& account);
   [[nodiscard]] Result<OtrStatus> otr_status(const std::string& account, const std::string& peer);
   // Start (or refresh) and end a private conversation (account online).

@@ -498,7 +498,7 @@ void Engine::Impl::on_provider_event(Event event) {
     const std::string address = account->account;
     const bool online = account->state == AccountState::online;
     emit(event);
-    if (!online) return;
+    if (!online || !otr_keys_on_connect) return;
     // A key is needed before anyone can talk privately to this account.
     auto state = otr_account(address);
     if (!state) {
@@ -651,6 +651,8 @@ Result<void> Engine::set_contact_otr_policy(const std::string& account, const st
   }
   return {};
 }
+
+void Engine::set_otr_keys_on_connect(bool on) { impl_->otr_keys_on_connect = on; }
 
 void Engine::generate_otr_key(const std::string& account,
                               std::function<void(Result<std::string>)> done) {

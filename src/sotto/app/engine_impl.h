@@ -81,6 +81,7 @@ struct Engine::Impl {
   // (with every secret they hold) when the profile locks.
   std::map<std::string, std::unique_ptr<OtrAccount>> otr;
   OtrPolicy default_otr_policy = OtrPolicy::opportunistic;
+  bool otr_keys_on_connect = true;
   // Threads generating OTR keys, by number.
   std::map<int, std::thread> otr_workers;
   int next_otr_worker = 0;
