@@ -642,6 +642,21 @@ TEST_F(Otr, HistoryRecordsWhetherEachMessageWasEncrypted) {
     EXPECT_EQ(by_body[from_bob]["outgoing"], user == &bob);
   }
 
+  // The profile holds history, keys and trust encrypted: none of the texts,
+  // addresses or fingerprints (libotr writes them as 40 hex digits) shows.
+  std::vector<std::string> needles = {from_alice, from_bob, plain, alice.address, bob.address};
+  for (User* user : {&alice, &bob}) {
+    std::string fp = otr_key(*user);
+    std::string hex;
+    for (char c : fp) {
+      if (c != ' ') hex += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    needles.push_back(hex);
+  }
+  for (User* user : {&alice, &bob}) {
+    EXPECT_EQ(files_containing(user->profile(), needles), std::vector<std::string>{});
+  }
+
   // "This conversation is being logged — turn off": Bob turns it off.
   EXPECT_EQ(otr_status(bob, alice.address)["logging"], true);
   bob.rpc->call("history.setLogging",

@@ -116,6 +116,32 @@ inline std::vector<LoggedMessage> parse_logged_messages(const std::string& log) 
   return out;
 }
 
+// Every file under `dir` that contains one of `needles` (as bytes, and in
+// UTF-16LE in case anything wrote wide text), with the needle found.
+inline std::vector<std::string> files_containing(const std::filesystem::path& dir,
+                                                 const std::vector<std::string>& needles) {
+  std::vector<std::string> found;
+  std::size_t files = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    if (!entry.is_regular_file()) continue;
+    ++files;
+    std::ifstream in(entry.path(), std::ios::binary);
+    const std::string data{std::istreambuf_iterator<char>(in), {}};
+    for (const auto& needle : needles) {
+      std::string wide;
+      for (char c : needle) {
+        wide += c;
+        wide += '\0';
+      }
+      if (data.find(needle) != std::string::npos || data.find(wide) != std::string::npos) {
+        found.push_back(entry.path().filename().string() + ": " + needle);
+      }
+    }
+  }
+  EXPECT_GE(files, 2u) << "the profile folder " << dir << " looks empty";
+  return found;
+}
+
 struct SottoUser {
   std::unique_ptr<TempDir> home;
   std::unique_ptr<RpcProcess> rpc;

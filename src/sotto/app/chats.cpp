@@ -11,6 +11,7 @@
 // starting with kInternalId, and their delivery states are not reported.
 #include <algorithm>
 #include <fstream>
+#include <utility>
 
 #include <asio/post.hpp>
 
@@ -293,14 +294,16 @@ Result<OtrAccount*> Engine::Impl::otr_account(const std::string& account) {
 
 template <class F>
 auto Engine::Impl::otr_call(const std::string& account, OtrAccount& state, F f) {
+  // Handlers of what dispatch emits may lock the profile or remove the
+  // account: `state` is looked up again afterwards.
   if constexpr (std::is_void_v<decltype(f(*state.engine))>) {
     f(*state.engine);
     otr_dispatch(account, state);
-    otr_arm_timer(account, state);
+    if (OtrAccount* s = existing_otr(account)) otr_arm_timer(account, *s);
   } else {
     auto result = f(*state.engine);
     otr_dispatch(account, state);
-    otr_arm_timer(account, state);
+    if (OtrAccount* s = existing_otr(account)) otr_arm_timer(account, *s);
     return result;
   }
 }
@@ -330,6 +333,7 @@ void Engine::Impl::otr_dispatch(const std::string& account, OtrAccount& state) {
           p->state() == AccountState::failed) {
         log::debug(kLog, "an OTR message was not sent: the account is offline");
         secure_wipe(send->body);
+        if (OtrAccount* s = existing_otr(account)) s->last_stanza.clear();
         continue;
       }
       std::string id = internal_id();
@@ -366,7 +370,10 @@ void Engine::Impl::otr_dispatch(const std::string& account, OtrAccount& state) {
       if (done->tag.empty()) continue;
       if (done->sent) {
         // Its last stanza carries its delivery state.
-        if (s != nullptr && !s->last_stanza.empty()) s->aliases[s->last_stanza] = done->tag;
+        if (s != nullptr && !s->last_stanza.empty()) {
+          if (s->aliases.size() > 4096) s->aliases.clear();  // peers that send no receipts
+          s->aliases[s->last_stanza] = done->tag;
+        }
       } else {
         emit(MessageStateChanged{
             account, done->peer, done->tag, DeliveryState::failed,
@@ -409,26 +416,29 @@ void Engine::Impl::otr_arm_timer(const std::string& account, OtrAccount& state) 
   });
 }
 
-void Engine::Impl::otr_load_policy(const std::string& account, OtrAccount& state,
-                                   const std::string& peer) {
-  if (!state.policies_loaded.insert(peer).second) return;
+Result<void> Engine::Impl::otr_load_policy(const std::string& account, OtrAccount& state,
+                                           const std::string& peer) {
+  if (state.policies_loaded.contains(peer)) return {};
   auto own = profile->contact_setting(account, peer, kPolicySetting);
   if (!own) {
     log::warn(kLog, "could not read a contact's OTR policy: " + own.error().message);
-    return;
+    return tl::unexpected(own.error());  // tried again next time
   }
-  if (!*own) return;
+  state.policies_loaded.insert(peer);
+  if (!*own) return {};
   if (auto policy = parse_otr_policy(**own)) state.engine->set_policy(peer, to_otr(*policy));
+  return {};
 }
 
 void Engine::Impl::otr_forget(const std::string& account) {
   auto it = otr.find(account);
   if (it == otr.end()) return;
-  it->second->timer.cancel();
-  for (auto& waiter : it->second->key_waiters) {
-    waiter(fail(Errc::cancelled, "the account's OTR state was closed"));
-  }
+  std::unique_ptr<OtrAccount> gone = std::move(it->second);
   otr.erase(it);
+  gone->timer.cancel();
+  auto waiters = std::move(gone->key_waiters);
+  gone.reset();
+  for (auto& waiter : waiters) waiter(fail(Errc::cancelled, "the account's OTR state was closed"));
 }
 
 void Engine::Impl::otr_end_all(const std::string& account) {
@@ -446,13 +456,15 @@ void Engine::Impl::otr_end_all(const std::string& account) {
 }
 
 void Engine::Impl::otr_announce_logging(const std::string& account, const std::string& peer) {
+  std::vector<PrivacyChanged> events;  // handlers may change what is iterated
   for (auto& [address, state] : otr) {
     if (!account.empty() && address != account) continue;
     for (const std::string& p : state->private_peers) {
       if (!peer.empty() && p != peer) continue;
-      emit(privacy_event(address, *state, p));
+      events.push_back(privacy_event(address, *state, p));
     }
   }
+  for (const PrivacyChanged& event : events) emit(event);
 }
 
 // ---------------------------------------------------------------------------
@@ -523,7 +535,7 @@ void Engine::Impl::otr_receive(MessageReceived message) {
     return;
   }
   OtrAccount& s = **state;
-  otr_load_policy(message.account, s, message.peer);
+  (void)otr_load_policy(message.account, s, message.peer);
   // Only OTR's own traffic (data, queries, whitespace-tagged offers) says
   // which of the contact's devices holds the conversation; a plain message
   // from another device must not divert it there.
@@ -557,7 +569,11 @@ Result<SentMessage> Engine::Impl::otr_send(const std::string& account, InstantMe
   }
   OtrAccount& s = **state;
   const std::string peer = to.bare_str();
-  otr_load_policy(account, s, peer);
+  if (auto loaded = otr_load_policy(account, s, peer); !loaded) {
+    secure_wipe(body);
+    return fail(Errc::io, "not sent: the contact's privacy settings could not be read (" +
+                              loaded.error().message + ")");
+  }
   // Private conversations are with one device: talk to it, not to whichever
   // the server picks for the bare address.
   std::string target = to.str();
@@ -568,11 +584,13 @@ Result<SentMessage> Engine::Impl::otr_send(const std::string& account, InstantMe
   }
   SentMessage sent;
   sent.id = random_id(16);
-  otr_sending = sent.id;
-  otr_refusal.clear();
+  // A handler may send too, from inside this call: restore what it changes.
+  std::string outer_sending = std::exchange(otr_sending, sent.id);
+  std::string outer_refusal = std::exchange(otr_refusal, {});
   auto out =
       otr_call(account, s, [&](otr::Engine& e) { return e.outgoing(target, body, sent.id); });
-  otr_sending.clear();
+  otr_sending = std::move(outer_sending);
+  std::string refusal = std::exchange(otr_refusal, std::move(outer_refusal));
   const bool logging = logging_on(account, peer);
   if (!out) {
     secure_wipe(body);
@@ -581,10 +599,10 @@ Result<SentMessage> Engine::Impl::otr_send(const std::string& account, InstantMe
   switch (out->status) {
     case otr::Outgoing::Status::refused: {
       secure_wipe(body);
-      std::string why = otr_refusal.empty()
+      std::string why = refusal.empty()
                             ? "not sent: the contact ended the private conversation; end it "
                               "or start it again first"
-                            : "not sent: " + otr_refusal;
+                            : "not sent: " + refusal;
       return fail(Errc::not_allowed, std::move(why));
     }
     case otr::Outgoing::Status::queued:
@@ -594,6 +612,14 @@ Result<SentMessage> Engine::Impl::otr_send(const std::string& account, InstantMe
       break;
     case otr::Outgoing::Status::send: {
       sent.encrypted = was_private;
+      // What OTR's handlers did meanwhile may have taken the account away.
+      Provider* p = provider(account);
+      InstantMessaging* live = p ? p->get<InstantMessaging>() : nullptr;
+      if (live != &im) {
+        for (auto& b : out->bodies) secure_wipe(b);
+        secure_wipe(body);
+        return fail(Errc::not_connected, "not sent: " + account + " went offline");
+      }
       const std::size_t n = out->bodies.size();
       for (std::size_t i = 0; i < n; ++i) {
         im.send_message(target, std::move(out->bodies[i]), i + 1 == n ? sent.id : internal_id());
@@ -674,29 +700,32 @@ void Engine::Impl::generate_key(const std::string& account,
     return;
   }
   s.generating = true;
-  emit(OtrKeyState{account, OtrKeyStage::generating, {}, std::nullopt});
+  std::weak_ptr<int> epoch = s.epoch;
   const int number = next_otr_worker++;
   otr_workers.emplace(
       number,
-      std::thread([this, number, account, token = std::weak_ptr<int>(alive),
+      std::thread([this, number, account, epoch, token = std::weak_ptr<int>(alive),
                    executor = io.get_executor(), generation = std::move(*generation)]() mutable {
         Result<void> calculated = generation.calculate();
-        asio::post(executor, [this, number, account, token, calculated = std::move(calculated),
-                              generation = std::move(generation)]() mutable {
-          if (!token.lock()) return;  // the engine is gone
-          if (auto it = otr_workers.find(number); it != otr_workers.end()) {
-            it->second.join();
-            otr_workers.erase(it);
-          }
-          finish_key(account, std::move(generation), std::move(calculated));
-        });
+        asio::post(executor,
+                   [this, number, account, epoch, token, calculated = std::move(calculated),
+                    generation = std::move(generation)]() mutable {
+                     if (!token.lock()) return;  // the engine is gone
+                     if (auto it = otr_workers.find(number); it != otr_workers.end()) {
+                       it->second.join();
+                       otr_workers.erase(it);
+                     }
+                     finish_key(account, epoch, std::move(generation), std::move(calculated));
+                   });
       }));
+  emit(OtrKeyState{account, OtrKeyStage::generating, {}, std::nullopt});
 }
 
-void Engine::Impl::finish_key(const std::string& account, otr::KeyGeneration generation,
-                              Result<void> calculated) {
+void Engine::Impl::finish_key(const std::string& account, const std::weak_ptr<int>& epoch,
+                              otr::KeyGeneration generation, Result<void> calculated) {
   OtrAccount* s = existing_otr(account);
-  if (s == nullptr) return;  // locked or removed meanwhile: the key is dropped
+  // Locked or removed meanwhile (and perhaps opened again): the key is dropped.
+  if (s == nullptr || epoch.lock() != s->epoch) return;
   s->generating = false;
   Result<std::string> result = fail(Errc::io, "no key");
   if (!calculated) {
@@ -738,7 +767,7 @@ Result<OtrStatus> Engine::otr_status(const std::string& account, const std::stri
   auto state = impl_->otr_account(account);
   if (!state) return tl::unexpected(state.error());
   OtrAccount& s = **state;
-  impl_->otr_load_policy(account, s, *bare);
+  (void)impl_->otr_load_policy(account, s, *bare);
   PrivacyChanged privacy = impl_->privacy_event(account, s, *bare);
   OtrStatus status;
   status.account = account;
@@ -770,7 +799,7 @@ Result<void> Engine::start_otr(const std::string& account, const std::string& pe
                                        ? "the account's OTR key is still being generated"
                                        : "the account has no OTR key yet: generate one first");
   }
-  impl_->otr_load_policy(account, s, *bare);
+  (void)impl_->otr_load_policy(account, s, *bare);
   std::string target = *bare;
   if (auto it = s.resource.find(*bare); it != s.resource.end() && !it->second.empty() &&
                                         s.engine->state(*bare) != otr::State::not_private) {

@@ -198,15 +198,17 @@ Result<void> Engine::remove_account(const std::string& address) {
   if (auto ok = impl_->require_unlocked(); !ok) return ok;
   StoredAccount* account = impl_->find(address);
   if (account == nullptr) return fail(Errc::not_found, "no account " + address);
-  std::string key = account->settings.address;
+  const std::string key = account->settings.address;
+  // Ending private conversations runs event handlers, which may change the
+  // accounts and providers: look them up again afterwards.
+  impl_->otr_end_all(key);
+  impl_->otr_forget(key);
   if (auto it = impl_->providers.find(key); it != impl_->providers.end()) {
-    impl_->otr_end_all(key);
     it->second->disconnect();
     impl_->providers.erase(it);
   }
-  impl_->otr_forget(key);
   if (auto removed = impl_->unpersist(key); !removed) return removed;
-  secure_wipe(account->password);
+  if (StoredAccount* stored = impl_->find(key)) secure_wipe(stored->password);
   std::erase_if(impl_->accounts, [&](const StoredAccount& a) { return a.settings.address == key; });
   return {};
 }
@@ -279,14 +281,17 @@ void Engine::disconnect(const std::string& address) {
   Provider* p = impl_->provider(address);
   if (p == nullptr) return;
   // Tell the contacts first, while the stream still carries it.
-  impl_->otr_end_all(p->account());
-  p->disconnect();
+  const std::string account = p->account();
+  impl_->otr_end_all(account);
+  if ((p = impl_->provider(account)) != nullptr) p->disconnect();
 }
 
 void Engine::disconnect_all() {
-  for (auto& [address, provider] : impl_->providers) {
+  std::vector<std::string> addresses;
+  for (const auto& [address, provider] : impl_->providers) addresses.push_back(address);
+  for (const std::string& address : addresses) {
     impl_->otr_end_all(address);
-    provider->disconnect();
+    if (Provider* p = impl_->provider(address)) p->disconnect();
   }
 }
 

@@ -49,6 +49,9 @@ struct OtrAccount {
   std::string last_stanza;  // id of the last stanza the engine sent
   bool generating = false;
   std::vector<std::function<void(Result<std::string>)>> key_waiters;
+  // Names this OtrAccount to a key generation running on a worker: a result
+  // for an OtrAccount since dropped (and perhaps made again) is discarded.
+  std::shared_ptr<int> epoch = std::make_shared<int>(0);
 
   explicit OtrAccount(asio::io_context& io) : timer(io) {}
 };
@@ -159,7 +162,10 @@ struct Engine::Impl {
   auto otr_call(const std::string& account, OtrAccount& state, F f);
   void otr_dispatch(const std::string& account, OtrAccount& state);
   void otr_arm_timer(const std::string& account, OtrAccount& state);
-  void otr_load_policy(const std::string& account, OtrAccount& state, const std::string& peer);
+  // The contact's own policy into the engine (once); an error means it is
+  // unknown, and nothing may be sent on a guess.
+  Result<void> otr_load_policy(const std::string& account, OtrAccount& state,
+                               const std::string& peer);
   void otr_receive(MessageReceived message);
   Result<SentMessage> otr_send(const std::string& account, InstantMessaging& im, const Jid& to,
                                std::string body);
@@ -167,8 +173,8 @@ struct Engine::Impl {
   void otr_end_all(const std::string& account);
   void otr_forget(const std::string& account);  // the state, not the stored keys
   void generate_key(const std::string& account, std::function<void(Result<std::string>)> done);
-  void finish_key(const std::string& account, otr::KeyGeneration generation,
-                  Result<void> calculated);
+  void finish_key(const std::string& account, const std::weak_ptr<int>& epoch,
+                  otr::KeyGeneration generation, Result<void> calculated);
   void otr_announce_logging(const std::string& account, const std::string& peer);
   PrivacyChanged privacy_event(const std::string& account, OtrAccount& state,
                                const std::string& peer);

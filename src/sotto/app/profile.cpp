@@ -456,10 +456,10 @@ void Engine::unlock(std::string master_password, std::function<void(Result<void>
 }
 
 void Engine::lock() {
-  for (auto& [address, provider] : impl_->providers) {
-    impl_->otr_end_all(address);
-    provider->disconnect();
-  }
+  std::vector<std::string> addresses;
+  for (const auto& [address, provider] : impl_->providers) addresses.push_back(address);
+  for (const std::string& address : addresses) impl_->otr_end_all(address);
+  for (auto& [address, provider] : impl_->providers) provider->disconnect();
   impl_->providers.clear();
   while (!impl_->otr.empty()) impl_->otr_forget(impl_->otr.begin()->first);
   impl_->flush_history();
