@@ -952,3 +952,36 @@ TEST_F(Otr, EndedByThePeerRefusesToSendUntilTheUserDecides) {
 
 }  // namespace
 }  // namespace sotto::test
+
+namespace sotto::test {
+namespace {
+
+// A message held by "require" that never could go out is not left "queued"
+// for ever: going offline drops it, and says so in its state and history.
+TEST_F(Otr, HeldMessagesFailWhenTheAccountGoesOffline) {
+  User alice = otr_user("alice");
+  auto [bob_address, bob_password] = server_account("bob");  // never online
+  alice.rpc->call("otr.setPolicy",
+                  {{"policy", "require"}, {"account", alice.address}, {"peer", bob_address}});
+  const std::string text = secret_text("neversent");
+  json sent = send_message(alice, bob_address, text);
+  ASSERT_TRUE(sent.value("held", false)) << sent.dump();
+
+  alice.rpc->call("account.disconnect", {{"address", alice.address}});
+  json failed = alice.rpc->wait_event([&](const json& e) {
+    return e.value("type", "") == "message.state" && e.value("id", "") == sent["id"] &&
+           e.value("state", "") == "failed";
+  });
+  EXPECT_FALSE(failed.value("error", json::object()).value("message", "").empty()) << failed.dump();
+  json history =
+      alice.rpc->call("history.show", {{"account", alice.address}, {"peer", bob_address}});
+  ASSERT_EQ(history.size(), 1u) << history.dump();
+  EXPECT_EQ(history[0]["state"], "failed") << history.dump();
+  for (const LoggedMessage& m : parse_logged_messages(server_log_since(0))) {
+    if (!m.body) continue;
+    EXPECT_EQ(m.body->find(text), std::string::npos) << *m.body;
+  }
+}
+
+}  // namespace
+}  // namespace sotto::test

@@ -365,8 +365,10 @@ void Engine::Impl::otr_dispatch(const std::string& account, OtrAccount& state) {
     } else if (const auto* smp = std::get_if<otr::SmpProgress>(&event)) {
       emit(SmpProgress{account, smp->peer, from_otr(smp->stage), smp->percent, smp->question});
     } else if (const auto* queued = std::get_if<otr::MessageQueued>(&event)) {
+      if (s != nullptr) s->held_peers.insert(queued->peer);
       emit(MessageHeld{account, queued->peer, otr_sending, queued->queued, queued->reason});
     } else if (const auto* done = std::get_if<otr::QueuedMessageDone>(&event)) {
+      if (s != nullptr && s->engine->queued(done->peer) == 0) s->held_peers.erase(done->peer);
       if (done->tag.empty()) continue;
       if (done->sent) {
         // Its last stanza carries its delivery state.
@@ -444,7 +446,10 @@ void Engine::Impl::otr_forget(const std::string& account) {
 void Engine::Impl::otr_end_all(const std::string& account) {
   OtrAccount* state = existing_otr(account);
   if (state == nullptr) return;
-  const std::set<std::string> peers = state->private_peers;
+  // Private conversations are ended; messages still held are dropped, and
+  // reported failed (they would otherwise stay "queued" in history).
+  std::set<std::string> peers = state->private_peers;
+  peers.insert(state->held_peers.begin(), state->held_peers.end());
   for (const std::string& peer : peers) {
     if (OtrAccount* s = existing_otr(account)) {
       otr_call(account, *s, [&](otr::Engine& e) { e.end(peer); });

@@ -42,6 +42,7 @@ struct OtrAccount {
   std::map<std::string, std::set<std::string>> online;  // peer -> resources present
   std::map<std::string, std::string> resource;          // peer -> device last heard from
   std::set<std::string> private_peers;                  // encrypted or finished
+  std::set<std::string> held_peers;                     // with messages held until private
   // peer -> (their instance tag, protocol version) of the current session.
   std::map<std::string, std::pair<std::uint32_t, int>> sessions;
   // Stanza id of the last body of a held message -> the message's id.
