@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <set>
 #include <sstream>
@@ -420,16 +421,6 @@ std::string Profanity::otr_fingerprint() {
 
 namespace {
 
-std::string regex_escape(const std::string& text) {
-  static const std::string special = R"(\^$.|?*+()[]{})";
-  std::string out;
-  for (char c : text) {
-    if (special.find(c) != std::string::npos) out += '\\';
-    out += c;
-  }
-  return out;
-}
-
 void check_argument(const std::string& what, const std::string& value, const char* forbidden) {
   if (value.empty() || value.find_first_of(forbidden) != std::string::npos) {
     throw std::invalid_argument("Profanity: unusable " + what + ": " + value);
@@ -565,6 +556,23 @@ std::string Profanity::failure_details() const {
     if (!line.empty()) trimmed += line + "\n";
   }
   return details + "--- screen:\n" + trimmed;
+}
+
+std::string regex_escape(const std::string& text) {
+  static const std::string special = R"(\^$.|?*+()[]{})";
+  std::string out;
+  for (char c : text) {
+    if (special.find(c) != std::string::npos) out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+std::unique_ptr<Profanity> profanity_for_new_account(Prosody& server, const std::string& local) {
+  server.register_user(local, "pw-" + local);
+  auto client = std::make_unique<Profanity>(server, local, "pw-" + local);
+  std::cout << "[ profanity ] start to logged in: " << client->login_duration().count() << " ms\n";
+  return client;
 }
 
 }  // namespace sotto::test

@@ -42,6 +42,7 @@
 #include <deque>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <regex>
 #include <string>
 #include <vector>
@@ -174,5 +175,12 @@ class Profanity {
   std::deque<nlohmann::json> queued_events_;
   std::vector<nlohmann::json> all_events_;
 };
+
+// `text` as a regular expression that matches it literally.
+std::string regex_escape(const std::string& text);
+
+// A new account on `server` (local part `local`, password "pw-" + local),
+// logged in with profanity; prints how long the login took.
+std::unique_ptr<Profanity> profanity_for_new_account(Prosody& server, const std::string& local);
 
 }  // namespace sotto::test

@@ -154,10 +154,6 @@ class PlainXmppPeer final : public xmpp::ClientListener {
   std::vector<xmpp::Message> messages_;
 };
 
-bool starts_with(const std::string& text, std::string_view prefix) {
-  return text.rfind(prefix, 0) == 0;
-}
-
 std::string base64(const std::string& bytes) {
   static constexpr char kAlphabet[] =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -231,7 +227,7 @@ class Otr : public SottoOnProsody {
   // OTR's own messages (queries, AKE, SMP, errors) are never shown as messages.
   static void expect_no_otr_shown(const User& user) {
     for (const json& e : events_of(user, "message.received")) {
-      EXPECT_FALSE(starts_with(e.value("body", ""), "?OTR"))
+      EXPECT_FALSE(e.value("body", "").starts_with("?OTR"))
           << user.address << " was shown " << e.dump().substr(0, 300);
     }
   }
@@ -332,7 +328,7 @@ TEST_F(Otr, OpportunisticPolicyGoesPrivateAfterTheFirstPlainMessage) {
 
   std::vector<std::string> bodies = logged_bodies(log_offset_, alice.address, bob.address);
   ASSERT_FALSE(bodies.empty());
-  EXPECT_TRUE(starts_with(bodies.front(), hello)) << bodies.front();
+  EXPECT_TRUE(bodies.front().starts_with(hello)) << bodies.front();
   EXPECT_NE(bodies.front().find(" \t  \t\t\t\t \t \t \t  "), std::string::npos)
       << "no OTR whitespace tag after the plain text";
 }
@@ -551,14 +547,14 @@ TEST_F(Otr, RequireNeverSendsPlainTextToAPeerWithoutOtr) {
     EXPECT_FALSE(held.value("reason", "").empty()) << held.dump();
   }
   // Alice's Sotto asked Bob's client for OTR: a query is OTR too.
-  bob_plain.wait_message([](const xmpp::Message& m) { return starts_with(m.body, "?OTR"); });
+  bob_plain.wait_message([](const xmpp::Message& m) { return m.body.starts_with("?OTR"); });
   // A message Alice sends after the held ones reached the server, so
   // anything Alice ever wrote to Bob before it is in the server's log.
   json barrier = send_message(alice, carol_address, "barrier");
   wait_sent(alice, barrier["id"]);
 
   for (const xmpp::Message& m : bob_plain.messages()) {
-    EXPECT_TRUE(starts_with(m.body, "?OTR")) << "Bob's plain client got: " << m.body;
+    EXPECT_TRUE(m.body.starts_with("?OTR")) << "Bob's plain client got: " << m.body;
   }
   expect_only_otr_on_the_wire(log_offset_, alice.address, bob_address, texts);
   json status = otr_status(alice, bob_address);
@@ -586,7 +582,7 @@ TEST_F(Otr, RequireNeverSendsPlainTextToAPeerWithoutOtr) {
 
   expect_only_otr_on_the_wire(log_offset_, alice.address, bob_address, texts, 4);
   for (const xmpp::Message& m : bob_plain.messages()) {
-    EXPECT_TRUE(starts_with(m.body, "?OTR")) << "Bob's plain client got: " << m.body;
+    EXPECT_TRUE(m.body.starts_with("?OTR")) << "Bob's plain client got: " << m.body;
   }
   expect_no_otr_shown(bob);
 }
@@ -629,7 +625,7 @@ TEST_F(Otr, HistoryRecordsWhetherEachMessageWasEncrypted) {
         user->rpc->call("history.show", {{"account", user->address}, {"peer", peer->address}});
     std::map<std::string, json> by_body;
     for (const json& m : history) {
-      EXPECT_FALSE(starts_with(m.value("body", ""), "?OTR")) << m.dump();
+      EXPECT_FALSE(m.value("body", "").starts_with("?OTR")) << m.dump();
       by_body[m.value("body", "")] = m;
     }
     ASSERT_EQ(by_body.count(plain), 1u) << history.dump();
@@ -748,7 +744,7 @@ TEST_F(Otr, GarbledOtrDataIsReportedNotShown) {
   // with an OTR error to Bob's plain client; Bob's OTR client sees only a
   // carbon copy of that, which is not addressed to it: no new key exchange,
   // no flicker of Alice's padlock.
-  bob_plain.wait_message([](const xmpp::Message& m) { return starts_with(m.body, "?OTR Error"); });
+  bob_plain.wait_message([](const xmpp::Message& m) { return m.body.starts_with("?OTR Error"); });
   // The server copies to Bob's Sotto in order: once it shows the copy of a
   // later message of the plain client, it has seen the error's copy...
   const std::string later = "later from the plain client " + unique("p");
@@ -759,7 +755,7 @@ TEST_F(Otr, GarbledOtrDataIsReportedNotShown) {
   // ...and anything it sent in reaction precedes its next message.
   expect_private_message(bob, alice, secret_text("stillprivate"));
   for (const std::string& body : logged_bodies(before_garbage, bob_address, alice.address)) {
-    EXPECT_FALSE(starts_with(body, "?OTRv") || starts_with(body, "?OTR:AAMC"))
+    EXPECT_FALSE(body.starts_with("?OTRv") || body.starts_with("?OTR:AAMC"))
         << "Bob's Sotto restarted the key exchange: " << body.substr(0, 60);
   }
   std::vector<json> padlock = events_of(alice, "otr.privacy");
@@ -822,10 +818,10 @@ TEST_F(Otr, OtrMessagesForTheUsersOtherDeviceAreLeftAlone) {
   // Whatever Bob's Sotto wrote to Carol before this, Carol has it before this.
   const std::string back = "reply from the desk " + unique("p");
   send_message(bob, carol_address, back);
-  carol.wait_message([&](const xmpp::Message& m) { return starts_with(m.body, back); });
+  carol.wait_message([&](const xmpp::Message& m) { return m.body.starts_with(back); });
 
   for (const xmpp::Message& m : carol.messages()) {
-    EXPECT_FALSE(starts_with(m.body, "?OTR")) << "Bob's Sotto answered the phone's OTR: " << m.body;
+    EXPECT_FALSE(m.body.starts_with("?OTR")) << "Bob's Sotto answered the phone's OTR: " << m.body;
   }
   EXPECT_EQ(otr_status(bob, carol_address)["privacy"], "not_private");
   for (const json& e : events_of(bob, "otr.privacy")) ADD_FAILURE() << e.dump();
@@ -845,7 +841,7 @@ TEST_F(Otr, AReplayedMessageIsReportedAndNotShownTwice) {
   expect_private_message(bob, alice, text);
   std::string replayed;
   for (const std::string& body : logged_bodies(logged_before, bob_address, alice.address)) {
-    if (starts_with(body, "?OTR:AAMD")) replayed = body;  // an OTR v3 data message
+    if (body.starts_with("?OTR:AAMD")) replayed = body;  // an OTR v3 data message
   }
   ASSERT_FALSE(replayed.empty()) << "no data message from Bob in the server's log";
 
@@ -894,7 +890,7 @@ TEST_F(Otr, AMessageLongerThanTheServerAllowsIsFragmentedAndArrivesWhole) {
   std::size_t fragments = 0;
   for (const std::string& body : logged_bodies(log_offset_, alice.address, bob.address)) {
     EXPECT_LT(body.size(), kServerLimit);
-    if (starts_with(body, "?OTR|") || starts_with(body, "?OTR,")) ++fragments;
+    if (body.starts_with("?OTR|") || body.starts_with("?OTR,")) ++fragments;
   }
   EXPECT_GT(fragments, 1u) << "not fragmented";
   std::cout << "[ otr ] " << text.size() << " bytes went as " << fragments << " fragments\n";

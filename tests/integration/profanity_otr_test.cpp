@@ -16,20 +16,6 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-std::string regex_escape(const std::string& text) {
-  static const std::string special = R"(\^$.|?*+()[]{})";
-  std::string out;
-  for (char c : text) {
-    if (special.find(c) != std::string::npos) out += '\\';
-    out += c;
-  }
-  return out;
-}
-
-bool starts_with(const std::string& text, std::string_view prefix) {
-  return text.rfind(prefix, 0) == 0;
-}
-
 class ProfanityOtr : public SottoOnProsody {
  protected:
   using User = SottoUser;
@@ -44,12 +30,7 @@ class ProfanityOtr : public SottoOnProsody {
 
   // A new account logged in with profanity, with its OTR key generated.
   static std::unique_ptr<Profanity> profanity_user(std::string_view name) {
-    std::string local = unique(name);
-    server_->register_user(local, "pw-" + local);
-    auto client = std::make_unique<Profanity>(*server_, local, "pw-" + local);
-    std::cout << "[ profanity ] start to logged in: " << client->login_duration().count()
-              << " ms\n";
-    return client;
+    return profanity_for_new_account(*server_, unique(name));
   }
 
   // Words and spaces only: shown as is on profanity's screen and in the
@@ -80,7 +61,7 @@ class ProfanityOtr : public SottoOnProsody {
       if (e.value("event", "") != "stanza.received" || e.value("kind", "") != "message") continue;
       if (!e.contains("body") || bare_address(e.value("from", "")) != from) continue;
       ++bodies;
-      EXPECT_TRUE(starts_with(e.value("body", ""), "?OTR"))
+      EXPECT_TRUE(e.value("body", "").starts_with("?OTR"))
           << "profanity received a body that is not OTR: " << e.value("body", "").substr(0, 200);
     }
     EXPECT_GE(bodies, at_least);
@@ -123,7 +104,7 @@ TEST_F(ProfanityOtr, SottoStartsOtrAndMessagesGoBothWays) {
   expect_only_otr_on_the_wire(log_offset_, alice.address, pat->jid(), {to_pat, to_alice}, 2);
   expect_only_otr_on_the_wire(log_offset_, pat->jid(), alice.address, {to_pat, to_alice}, 2);
   for (const json& e : events_of(alice, "message.received")) {
-    EXPECT_FALSE(starts_with(e.value("body", ""), "?OTR")) << e.dump().substr(0, 300);
+    EXPECT_FALSE(e.value("body", "").starts_with("?OTR")) << e.dump().substr(0, 300);
   }
 }
 

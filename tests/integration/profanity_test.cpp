@@ -25,12 +25,7 @@ class ProfanityInterop : public SottoOnProsody {
 
   // A new account (created with prosodyctl) logged in with profanity.
   static std::unique_ptr<Profanity> profanity_user(std::string_view name) {
-    std::string local = unique(name);
-    server_->register_user(local, "pw-" + local);
-    auto client = std::make_unique<Profanity>(*server_, local, "pw-" + local);
-    std::cout << "[ profanity ] start to logged in: " << client->login_duration().count()
-              << " ms\n";
-    return client;
+    return profanity_for_new_account(*server_, unique(name));
   }
 };
 
