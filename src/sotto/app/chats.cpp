@@ -420,15 +420,15 @@ void Engine::Impl::otr_arm_timer(const std::string& account, OtrAccount& state) 
 
 Result<void> Engine::Impl::otr_load_policy(const std::string& account, OtrAccount& state,
                                            const std::string& peer) {
-  if (state.policies_loaded.contains(peer)) return {};
+  if (state.own_policy.contains(peer)) return {};
   auto own = profile->contact_setting(account, peer, kPolicySetting);
   if (!own) {
     log::warn(kLog, "could not read a contact's OTR policy: " + own.error().message);
     return tl::unexpected(own.error());  // tried again next time
   }
-  state.policies_loaded.insert(peer);
-  if (!*own) return {};
-  if (auto policy = parse_otr_policy(**own)) state.engine->set_policy(peer, to_otr(*policy));
+  std::optional<OtrPolicy> policy = *own ? parse_otr_policy(**own) : std::nullopt;
+  state.own_policy[peer] = policy.has_value();
+  if (policy) state.engine->set_policy(peer, to_otr(*policy));
   return {};
 }
 
@@ -674,7 +674,7 @@ Result<void> Engine::set_contact_otr_policy(const std::string& account, const st
   if (auto saved = impl_->profile->set_contact_setting(account, *bare, kPolicySetting, value);
       !saved)
     return saved;
-  (*state)->policies_loaded.insert(*bare);
+  (*state)->own_policy[*bare] = policy.has_value();
   if (policy) {
     (*state)->engine->set_policy(*bare, to_otr(*policy));
   } else {
@@ -772,7 +772,8 @@ Result<OtrStatus> Engine::otr_status(const std::string& account, const std::stri
   auto state = impl_->otr_account(account);
   if (!state) return tl::unexpected(state.error());
   OtrAccount& s = **state;
-  (void)impl_->otr_load_policy(account, s, *bare);
+  if (auto loaded = impl_->otr_load_policy(account, s, *bare); !loaded)
+    return tl::unexpected(loaded.error());
   PrivacyChanged privacy = impl_->privacy_event(account, s, *bare);
   OtrStatus status;
   status.account = account;
@@ -785,8 +786,7 @@ Result<OtrStatus> Engine::otr_status(const std::string& account, const std::stri
   if (status.privacy != Privacy::not_private)
     status.fingerprint = s.engine->peer_fingerprint(*bare);
   status.policy = from_otr(s.engine->policy(*bare));
-  auto own = impl_->profile->contact_setting(account, *bare, kPolicySetting);
-  status.contact_policy = own && *own;
+  status.contact_policy = s.own_policy[*bare];
   status.held = s.engine->queued(*bare);
   return status;
 }

@@ -38,7 +38,8 @@ struct OtrAccount {
   std::unique_ptr<otr::Engine> engine;
   std::vector<Output> pending;
   asio::steady_timer timer;
-  std::set<std::string> policies_loaded;                // peers whose own policy is applied
+  // Peers whose own policy was read (and applied): whether they have one.
+  std::map<std::string, bool> own_policy;
   std::map<std::string, std::set<std::string>> online;  // peer -> resources present
   std::map<std::string, std::string> resource;          // peer -> device last heard from
   std::set<std::string> private_peers;                  // encrypted or finished
