@@ -113,6 +113,7 @@ int listen(Context& ctx, const ParsedArgs& args);
 int profile_info(Context& ctx, const ParsedArgs& args);
 int profile_passwd(Context& ctx, const ParsedArgs& args);
 int profile_lock(Context& ctx, const ParsedArgs& args);
+int profile_packet_log(Context& ctx, const ParsedArgs& args);
 int history_list(Context& ctx, const ParsedArgs& args);
 int history_show(Context& ctx, const ParsedArgs& args);
 int history_search(Context& ctx, const ParsedArgs& args);

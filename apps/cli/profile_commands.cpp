@@ -164,6 +164,11 @@ int profile_info(Context& ctx, const ParsedArgs& args) {
     return kExitOk;
   }
   std::cout << "History:   " << (info->log_history ? "logged (encrypted)" : "not logged") << '\n'
+            << "Packets:   "
+            << (ctx.engine.packet_logging()
+                    ? "logged in PLAIN TEXT to " + ctx.engine.packet_log_dir().string()
+                    : std::string("not logged"))
+            << '\n'
             << "Accounts:  " << info->accounts << '\n'
             << "Messages:  " << info->messages << '\n'
             << "Calls:     " << info->calls << '\n'
@@ -256,6 +261,37 @@ int profile_lock(Context& ctx, const ParsedArgs&) {
   std::cout << (ended.empty() ? "No sotto session had this profile open; it is locked.\n"
                               : "Locked: " + std::to_string(ended.size()) +
                                     " sotto session(s) went offline and forgot the key.\n");
+  return kExitOk;
+}
+
+int profile_packet_log(Context& ctx, const ParsedArgs& args) {
+  app::Engine& engine = ctx.engine;
+  const std::string folder = engine.packet_log_dir().string();
+  if (args.positional.empty()) {
+    if (engine.packet_logging()) {
+      std::cout << "The packet log is on: every account's traffic is written, in plain text, to\n"
+                << "  " << folder << "/\n";
+    } else {
+      std::cout << "The packet log is off. When on, it writes to\n  " << folder << "/\n";
+    }
+    return kExitOk;
+  }
+  const std::string& choice = args.positional[0];
+  if (choice != "on" && choice != "off") return usage_error(ctx, "say on or off");
+  const bool on = choice == "on";
+  if (auto set = engine.set_packet_logging(on); !set) return report(set.error());
+  if (on) {
+    std::cout << "The packet log is on. Every account's XMPP traffic is written to\n"
+              << "  " << folder << "/ACCOUNT.log\n"
+              << "in PLAIN TEXT, outside the profile's encryption: it holds your and your\n"
+              << "contacts' addresses, presence, and every message that is not private (OTR).\n"
+              << "Logins and passwords are left out. Turn it off when you are done: "
+              << command_prefix(ctx) << " profile packet-log off\n"
+              << "and delete the folder when you no longer need it.\n";
+  } else {
+    std::cout << "The packet log is off; nothing more is written.\n"
+              << "What is already in " << folder << "/ stays until you delete it.\n";
+  }
   return kExitOk;
 }
 

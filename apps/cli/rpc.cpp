@@ -319,6 +319,8 @@ class RpcServer {
         {"profile.lock", {&RpcServer::profile_lock, {}}},
         {"profile.passwd", {&RpcServer::profile_passwd, {"current", "new"}}},
         {"profile.check", {&RpcServer::profile_check, {}}},
+        {"profile.packetLogging", {&RpcServer::profile_packet_logging, {}}},
+        {"profile.setPacketLogging", {&RpcServer::profile_set_packet_logging, {"on"}}},
         {"history.list", {&RpcServer::history_list, {}}},
         {"history.show", {&RpcServer::history_show, {"account", "peer", "before", "limit"}}},
         {"history.search", {&RpcServer::history_search, {"words", "limit"}}},
@@ -731,6 +733,19 @@ class RpcServer {
   }
 
   void profile_check(Params&, const Reply& reply) { reply.done()(engine_.check_profile()); }
+
+  json packet_logging_json() const {
+    return json{{"on", engine_.packet_logging()}, {"dir", engine_.packet_log_dir().string()}};
+  }
+
+  void profile_packet_logging(Params&, const Reply& reply) { reply.ok(packet_logging_json()); }
+
+  void profile_set_packet_logging(Params& p, const Reply& reply) {
+    if (auto set = engine_.set_packet_logging(p.required_flag("on")); !set) {
+      return reply.error(set.error());
+    }
+    reply.ok(packet_logging_json());
+  }
 
   // --- history ---------------------------------------------------------------------
 

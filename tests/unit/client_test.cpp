@@ -234,6 +234,36 @@ TEST_F(ClientTest, AnswersUnknownQueriesWithAnErrorAndDropsStrayAnswers) {
   EXPECT_TRUE(client_->online());
 }
 
+// The hook of the packet log: set and cleared on a stream that is up, and
+// a password change goes by with its password redacted.
+TEST_F(ClientTest, TrafficObserverComesAndGoesWithoutReconnecting) {
+  std::string seen;
+  client_->client().set_traffic_observer([&](Direction d, std::string_view text) {
+    seen += d == Direction::send ? "SEND " : "RECV ";
+    seen.append(text);
+    seen += '\n';
+  });
+  client_->client().send_message(*Jid::parse("bob@localhost"), "seen by the log");
+  client_->feed(
+      "<message from='bob@localhost/phone' type='chat' id='b1'><body>back</body></message>");
+  client_->client().change_password("N3w-pass", [](Result<void>) {});
+  EXPECT_NE(seen.find("SEND <message"), std::string::npos) << seen;
+  EXPECT_NE(seen.find("<body>seen by the log</body>"), std::string::npos) << seen;
+  EXPECT_NE(seen.find("RECV <message from='bob@localhost/phone'"), std::string::npos) << seen;
+  EXPECT_NE(seen.find("<password>[redacted]</password>"), std::string::npos) << seen;
+  EXPECT_EQ(seen.find("N3w-pass"), std::string::npos) << seen;
+  EXPECT_NE(client_->take_written().find("<password>N3w-pass</password>"), std::string::npos)
+      << "the server still gets it";
+
+  client_->client().set_traffic_observer(nullptr);
+  const std::string before = seen;
+  client_->client().send_message(*Jid::parse("bob@localhost"), "not seen");
+  client_->feed(
+      "<message from='bob@localhost/phone' type='chat' id='b2'><body>nor this</body></message>");
+  EXPECT_EQ(seen, before);
+  EXPECT_TRUE(client_->online());
+}
+
 TEST_F(ClientTest, HostileXmlEndsTheStreamButNotTheProgram) {
   client_->feed(std::string(40, '<'));
   EXPECT_FALSE(client_->online());

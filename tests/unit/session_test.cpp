@@ -27,6 +27,8 @@ struct Harness {
   std::vector<Online> online;
   bool registered = false;
   std::unique_ptr<Session> session;
+  // Set before make(): sees the stream from its first byte.
+  TrafficObserver traffic;
 
   void make(SessionMode mode = SessionMode::login) {
     SessionConfig config;
@@ -49,6 +51,7 @@ struct Harness {
             [this](Element e) { stanzas.push_back(std::move(e)); },
             [this](std::vector<SentStanza> a) { acked.insert(acked.end(), a.begin(), a.end()); },
             [this](Error e) { error = std::move(e); }, [this] { registered = true; }});
+    if (traffic) session->set_traffic_observer(traffic);
     session->start();
   }
 
@@ -317,6 +320,118 @@ TEST(Session, RegistrationReportsATakenName) {
   EXPECT_EQ(h.error->code, Errc::conflict);
   EXPECT_EQ(h.error->message, "could not create the account: the name is taken");
   EXPECT_FALSE(h.registered);
+}
+
+struct Traffic {
+  Direction direction;
+  std::string text;
+};
+
+std::string all_text(const std::vector<Traffic>& seen) {
+  std::string out;
+  for (const Traffic& t : seen) out += t.text + "\n";
+  return out;
+}
+
+TEST(Session, TrafficObserverSeesTheStreamButNotTheLogin) {
+  Harness h;
+  std::vector<Traffic> seen;
+  h.traffic = [&](Direction d, std::string_view text) { seen.push_back({d, std::string(text)}); };
+  h.make();
+  go_online_with_sm(h);
+  h.session->send(chat("m1"), "m1");
+  h.feed("<message from='bob@localhost/x' type='chat' id='b1'><body>yo</body></message>");
+
+  // Every write is seen once, as written, except the SASL ones.
+  std::vector<std::string> sent;
+  std::size_t hidden_sent = 0;
+  std::size_t hidden_received = 0;
+  for (const Traffic& t : seen) {
+    if (t.text == kAuthenticationNotLogged) {
+      ++(t.direction == Direction::send ? hidden_sent : hidden_received);
+    } else if (t.direction == Direction::send) {
+      sent.push_back(t.text);
+    }
+  }
+  EXPECT_EQ(hidden_sent, 1u) << "<auth/>";
+  EXPECT_EQ(hidden_received, 1u) << "<success/>";
+  std::vector<std::string> expected;
+  for (const std::string& w : h.written) {
+    if (w.find("<auth") == std::string::npos) expected.push_back(w);
+  }
+  EXPECT_EQ(sent, expected);
+  const std::string text = all_text(seen);
+  EXPECT_NE(text.find("<starttls"), std::string::npos);
+  EXPECT_NE(text.find("<body>hi</body>"), std::string::npos);
+  EXPECT_NE(text.find("<body>yo</body>"), std::string::npos);
+  EXPECT_EQ(text.find("secret"), std::string::npos);
+  EXPECT_EQ(text.find("AGFsaWNlAHNlY3JldA"), std::string::npos) << "base64 of PLAIN's response";
+  EXPECT_EQ(text.find("mechanism='PLAIN'"), std::string::npos);
+}
+
+TEST(Session, TrafficObserverSeesRegistrationWithThePasswordRedacted) {
+  Harness h;
+  std::vector<Traffic> seen;
+  h.traffic = [&](Direction d, std::string_view text) { seen.push_back({d, std::string(text)}); };
+  h.make(SessionMode::register_account);
+  h.through_tls();
+  h.feed(
+      "<stream:features><register xmlns='http://jabber.org/features/iq-register'/>"
+      "</stream:features>");
+  auto get = parse_element(h.last());
+  ASSERT_TRUE(get);
+  h.feed("<iq type='result' id='" + get->attr_or("id") +
+         "'><query xmlns='jabber:iq:register'><username/><password/></query></iq>");
+  ASSERT_NE(h.last().find("<password>secret</password>"), std::string::npos);
+  const std::string text = all_text(seen);
+  EXPECT_EQ(text.find("secret"), std::string::npos) << text;
+  EXPECT_NE(text.find("<username>alice</username><password>[redacted]</password>"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("<username/><password/>"), std::string::npos) << "the form, as it came";
+}
+
+TEST(Session, TrafficObserverCanBeTurnedOffAndOnMidStream) {
+  Harness h;
+  std::vector<Traffic> seen;
+  h.make();
+  go_online_with_sm(h);
+  EXPECT_TRUE(seen.empty());
+  h.session->set_traffic_observer([&](Direction d, std::string_view text) {
+    seen.push_back({d, std::string(text)});
+  });
+  h.session->send(chat("m1"), "m1");
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].direction, Direction::send);
+  EXPECT_EQ(seen[0].text, h.last());
+  h.session->set_traffic_observer(nullptr);
+  h.session->send(chat("m2"), "m2");
+  h.feed("<a xmlns='urn:xmpp:sm:3' h='2'/>");
+  EXPECT_EQ(seen.size(), 1u);
+}
+
+TEST(RedactPasswords, TakesOutThePasswordTextOnly) {
+  EXPECT_EQ(redact_passwords("<iq><query><password>p&amp;w</password></query></iq>"),
+            "<iq><query><password>[redacted]</password></query></iq>");
+  EXPECT_EQ(redact_passwords("<a:password xmlns:a='jabber:iq:register'>pw</a:password>"),
+            "<a:password xmlns:a='jabber:iq:register'>[redacted]</a:password>");
+  EXPECT_EQ(redact_passwords("<password/><password></password><password x='1' />"),
+            "<password/><password></password><password x='1' />");
+  EXPECT_EQ(redact_passwords("<passwords>kept</passwords><body>password: kept</body>"),
+            "<passwords>kept</passwords><body>password: kept</body>");
+  EXPECT_EQ(redact_passwords("<p><password>one</password><password>two</password></p>"),
+            "<p><password>[redacted]</password><password>[redacted]</password></p>");
+}
+
+TEST(RedactPasswords, FollowsAPasswordIntoTheNextPiece) {
+  bool open = false;
+  EXPECT_EQ(redact_passwords("<query><password>sec", open), "<query><password>[redacted]");
+  EXPECT_TRUE(open);
+  EXPECT_EQ(redact_passwords("ret", open), "[redacted]");
+  EXPECT_TRUE(open);
+  EXPECT_EQ(redact_passwords("!</password></query>", open), "[redacted]</password></query>");
+  EXPECT_FALSE(open);
+  EXPECT_EQ(redact_passwords("<body>ret</body>", open), "<body>ret</body>");
 }
 
 }  // namespace

@@ -406,6 +406,16 @@ class Engine {
   // Reads every page of the profile and checks its structure.
   [[nodiscard]] Result<void> check_profile();
 
+  // --- Packet logging (docs/packet-log.md), off by default. While on, every
+  // account's traffic (the XML inside TLS, without the login exchange and
+  // with passwords redacted) is appended in plain text, outside the
+  // profile's encryption, to packet_log_dir()/<account>.log. Turning it on
+  // or off takes effect at once, for accounts already online too. Kept in
+  // the profile; setting it needs an unlocked profile.
+  bool packet_logging() const;  // false while locked
+  [[nodiscard]] Result<void> set_packet_logging(bool on);
+  std::filesystem::path packet_log_dir() const;  // <profile_dir()>/packets
+
   // --- History. Messages are logged unless the global switch or the
   // contact's own is off; then nothing of that conversation touches the disk.
   bool log_history() const;

@@ -9,6 +9,7 @@ namespace sotto::app {
 namespace {
 
 constexpr std::string_view kLog = "app";
+constexpr const char* kPacketLogging = "packet_logging";
 
 Result<AccountSettings> validate(AccountSettings settings) {
   if (settings.protocol != "xmpp")
@@ -125,6 +126,63 @@ Result<Provider*> Engine::Impl::online_provider(const std::string& account) {
   return p;
 }
 
+// ---------------------------------------------------------------------------
+// The packet log
+
+namespace {
+
+void announce_packet_logging(const std::filesystem::path& dir) {
+  log::warn(kLog, "packet logging is on: plain text in " + dir.string());
+}
+
+}  // namespace
+
+Result<void> Engine::Impl::load_packet_logging() {
+  packet_log.close();
+  packet_log.set_dir(dir / "packets");
+  auto setting = profile->setting(kPacketLogging);
+  if (!setting) return tl::unexpected(setting.error());
+  packet_logging = *setting && **setting == "1";
+  if (packet_logging) announce_packet_logging(packet_log.dir());
+  return {};
+}
+
+PacketCapture::Observer Engine::Impl::packet_observer(const std::string& account) {
+  // A registration in flight may outlive the engine, or the setting.
+  return [this, account, token = std::weak_ptr<int>(alive)](PacketDirection direction,
+                                                            std::string_view text) {
+    if (token.expired() || !packet_logging) return;
+    packet_log.write(account, direction, text);
+  };
+}
+
+void Engine::Impl::capture_packets(const std::string& account, Provider& provider) {
+  if (auto* capture = provider.get<PacketCapture>()) {
+    capture->set_packet_observer(packet_logging ? packet_observer(account) : nullptr);
+  }
+}
+
+bool Engine::packet_logging() const { return impl_->packet_logging && unlocked(); }
+
+std::filesystem::path Engine::packet_log_dir() const {
+  return impl_->dir.empty() ? std::filesystem::path() : impl_->dir / "packets";
+}
+
+Result<void> Engine::set_packet_logging(bool on) {
+  if (auto ok = impl_->require_unlocked(); !ok) return ok;
+  if (auto saved = impl_->profile->set_setting(kPacketLogging, on ? "1" : "0"); !saved) {
+    return saved;
+  }
+  const bool was_on = impl_->packet_logging;
+  impl_->packet_logging = on;
+  if (on && !was_on) announce_packet_logging(packet_log_dir());
+  for (auto& [address, provider] : impl_->providers) impl_->capture_packets(address, *provider);
+  if (!on) impl_->packet_log.close();
+  return {};
+}
+
+// ---------------------------------------------------------------------------
+
 std::unique_ptr<Provider> Engine::Impl::make_provider(const StoredAccount& account,
                                                       std::string password) {
   auto provider =
@@ -138,6 +196,7 @@ std::unique_ptr<Provider> Engine::Impl::make_provider(const StoredAccount& accou
     stored->password = new_password;
     if (auto saved = persist(*stored); !saved) log::error(kLog, saved.error().message);
   };
+  capture_packets(address, *provider);
   return provider;
 }
 
@@ -229,14 +288,23 @@ void Engine::register_account(AccountSettings settings, std::string password,
   server.port = valid->port;
   server.direct_tls = valid->direct_tls;
   server.pinned_sha256 = valid->pinned_cert_sha256;
-  xmpp::register_account(impl_->io.get_executor(), std::move(credentials), std::move(server),
-                         [this, settings = std::move(*valid), password = std::move(password),
-                          done = std::move(done)](Result<void> result) mutable {
-                           if (result)
-                             result = add_account(std::move(settings), std::move(password));
-                           secure_wipe(password);
-                           done(std::move(result));
-                         });
+  xmpp::TrafficObserver observer;
+  if (impl_->packet_logging) {
+    observer = [write = impl_->packet_observer(valid->address)](xmpp::Direction direction,
+                                                                std::string_view text) {
+      write(direction == xmpp::Direction::send ? PacketDirection::send : PacketDirection::receive,
+            text);
+    };
+  }
+  xmpp::register_account(
+      impl_->io.get_executor(), std::move(credentials), std::move(server),
+      [this, settings = std::move(*valid), password = std::move(password),
+       done = std::move(done)](Result<void> result) mutable {
+        if (result) result = add_account(std::move(settings), std::move(password));
+        secure_wipe(password);
+        done(std::move(result));
+      },
+      std::move(observer));
 }
 
 Result<void> Engine::connect(const std::string& address, std::optional<std::string> password,

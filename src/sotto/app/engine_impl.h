@@ -15,6 +15,7 @@
 #include <asio/steady_timer.hpp>
 
 #include "sotto/app/app.h"
+#include "sotto/app/packet_log.h"
 #include "sotto/otr/otr.h"
 #include "sotto/store/profile.h"
 
@@ -68,6 +69,9 @@ struct Engine::Impl {
   bool log_history = true;
   // Loaded from the profile when it unlocks; wiped when it locks.
   std::vector<StoredAccount> accounts;
+  // The opt-in packet log; before `providers`, whose observers write to it.
+  PacketLog packet_log;
+  bool packet_logging = false;
   std::map<std::string, std::unique_ptr<Provider>> providers;
   std::map<Subscription, std::function<void(const Event&)>> handlers;
   Subscription next_handler = 1;
@@ -125,6 +129,15 @@ struct Engine::Impl {
     return capability<Roster>(account, "this account has no contact list");
   }
   std::unique_ptr<Provider> make_provider(const StoredAccount& account, std::string password);
+
+  // --- The packet log (engine.cpp)
+  // The setting, read when the profile unlocks (from load()).
+  Result<void> load_packet_logging();
+  // Writes the account's traffic to its packet log while logging is on.
+  PacketCapture::Observer packet_observer(const std::string& account);
+  // Attaches packet_observer() to the provider, or detaches it, as the
+  // setting says.
+  void capture_packets(const std::string& account, Provider& provider);
 
   // --- profile.cpp
   // Also commits pending history first: whatever the caller does next sees,

@@ -234,6 +234,7 @@ Result<void> Engine::Impl::load() {
   if (*policy) {
     if (auto parsed = parse_otr_policy(**policy)) default_otr_policy = *parsed;
   }
+  if (auto packets = load_packet_logging(); !packets) return packets;
 
   const auto interim = dir / kInterimFile;
   if (std::filesystem::exists(interim)) {
@@ -465,6 +466,7 @@ void Engine::lock() {
   impl_->flush_history();
   impl_->forget_accounts();
   impl_->early_states.clear();
+  impl_->packet_log.close();
   if (impl_->profile) impl_->profile->lock();
 }
 

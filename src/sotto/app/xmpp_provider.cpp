@@ -116,6 +116,7 @@ void* XmppProvider::capability(std::type_index type) {
   if (type == typeid(Roster)) return static_cast<Roster*>(this);
   if (type == typeid(PresenceCapability)) return static_cast<PresenceCapability*>(this);
   if (type == typeid(PasswordChange)) return static_cast<PasswordChange*>(this);
+  if (type == typeid(PacketCapture)) return static_cast<PacketCapture*>(this);
   return nullptr;
 }
 
@@ -225,6 +226,15 @@ void XmppProvider::change_password(std::string new_password,
         secure_wipe(copy);
         done(std::move(result));
       });
+}
+
+void XmppProvider::set_packet_observer(Observer observer) {
+  if (!observer) return client_->set_traffic_observer(nullptr);
+  client_->set_traffic_observer([observer = std::move(observer)](xmpp::Direction direction,
+                                                                 std::string_view text) {
+    observer(direction == xmpp::Direction::send ? PacketDirection::send : PacketDirection::receive,
+             text);
+  });
 }
 
 // --- listener ----------------------------------------------------------------

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "sotto/app/app.h"
+#include "sotto/app/packet_log.h"
 #include "sotto/xmpp/xmpp.h"
 
 namespace sotto::app {
@@ -15,6 +16,7 @@ class XmppProvider final : public Provider,
                            public Roster,
                            public PresenceCapability,
                            public PasswordChange,
+                           public PacketCapture,
                            private xmpp::ClientListener {
  public:
   using Emit = std::function<void(Event)>;
@@ -45,6 +47,8 @@ class XmppProvider final : public Provider,
 
   void set_presence(Availability availability, std::string status) override;
   void change_password(std::string new_password, std::function<void(Result<void>)> done) override;
+
+  void set_packet_observer(Observer observer) override;
 
   // Called after a successful password change, so reconnects use the new one.
   std::function<void(const std::string& new_password)> on_password_changed;

@@ -168,6 +168,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   bool catching_up = false;
   std::string live_archive_id;        // newest live stanza-id seen during a catch-up
   std::set<std::string> mam_queries;  // queryids of our archive queries in flight
+  TrafficObserver traffic;            // given to each session
 
   Impl(asio::any_io_executor ex, Credentials creds, ServerSettings settings, ClientListener& l)
       : executor(ex),
@@ -267,6 +268,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
         nullptr,
     };
     session = std::make_unique<Session>(std::move(config), sm, std::move(io), std::move(events));
+    if (traffic) session->set_traffic_observer(traffic);
   }
 
   void arm_login_deadline() {
@@ -964,6 +966,7 @@ Client::Client(asio::any_io_executor executor, Credentials credentials, ServerSe
 Client::~Client() {
   if (impl_->session) impl_->disconnect();
   impl_->reconnect_timer.cancel();
+  impl_->traffic = nullptr;
 }
 
 void Client::connect(Show show, std::string status) {
@@ -1096,6 +1099,11 @@ void Client::change_password(std::string new_password, std::function<void(Result
   });
 }
 
+void Client::set_traffic_observer(TrafficObserver observer) {
+  impl_->traffic = std::move(observer);
+  if (impl_->session) impl_->session->set_traffic_observer(impl_->traffic);
+}
+
 std::vector<Presence> Client::presences(const Jid& bare) const {
   std::vector<Presence> out;
   auto it = impl_->presence.find(bare.bare());
@@ -1107,7 +1115,8 @@ std::vector<Presence> Client::presences(const Jid& bare) const {
 // ---------------------------------------------------------------------------
 
 void register_account(asio::any_io_executor executor, Credentials credentials,
-                      ServerSettings server, std::function<void(Result<void>)> done) {
+                      ServerSettings server, std::function<void(Result<void>)> done,
+                      TrafficObserver observer) {
   struct Registration : std::enable_shared_from_this<Registration> {
     StreamManagement sm;
     std::shared_ptr<Connection> connection;
@@ -1175,6 +1184,7 @@ void register_account(asio::any_io_executor executor, Credentials credentials,
                       [weak] {
                         if (auto r = weak.lock()) r->finish({});
                       }});
+  if (observer) reg->session->set_traffic_observer(std::move(observer));
   reg->deadline->expires_after(total);
   reg->deadline->async_wait([reg](std::error_code ec) {
     if (ec) return;

@@ -1,5 +1,7 @@
 #include "sotto/xmpp/session.h"
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 
 #include "sotto/xmpp/stanza.h"
@@ -23,7 +25,50 @@ bool is_stanza(const Element& element) {
          (element.name() == "message" || element.name() == "presence" || element.name() == "iq");
 }
 
+bool is_name_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.' ||
+         c == ':' || static_cast<unsigned char>(c) >= 0x80;
+}
+
 }  // namespace
+
+std::string redact_passwords(std::string_view xml, bool& open) {
+  std::string out;
+  out.reserve(xml.size());
+  std::size_t i = 0;
+  // A password element has text only: its text ends at the next '<' (a
+  // literal '<' in text is always escaped).
+  auto skip_text = [&] {
+    const std::size_t end = std::min(xml.find('<', i), xml.size());
+    if (end > i) out += kPasswordRedacted;
+    open = end == xml.size();
+    i = end;
+  };
+  if (open) skip_text();
+  while (i < xml.size()) {
+    const std::size_t lt = xml.find('<', i);
+    if (lt == std::string_view::npos) {
+      out.append(xml.substr(i));
+      break;
+    }
+    std::size_t name_end = lt + 1;
+    while (name_end < xml.size() && is_name_char(xml[name_end])) ++name_end;
+    std::string_view name = xml.substr(lt + 1, name_end - lt - 1);
+    if (auto colon = name.rfind(':'); colon != std::string_view::npos) {
+      name.remove_prefix(colon + 1);
+    }
+    const std::size_t gt = name == "password" ? xml.find('>', name_end) : std::string_view::npos;
+    if (gt == std::string_view::npos) {
+      out.append(xml.substr(i, name_end - i));
+      i = name_end;
+      continue;
+    }
+    out.append(xml.substr(i, gt + 1 - i));
+    i = gt + 1;
+    if (xml[gt - 1] != '/') skip_text();
+  }
+  return out;
+}
 
 // ---------------------------------------------------------------------------
 // StreamManagement
@@ -138,6 +183,7 @@ void Session::open_stream() {
 }
 
 void Session::on_data(std::string_view bytes) {
+  if (traffic_) observe(Direction::receive, bytes);
   if (phase_ == Phase::closed) return;
   if (auto fed = parser_.feed(bytes); !fed) {
     fail(Errc::protocol, "the server sent invalid XML: " + fed.error().message);
@@ -516,7 +562,24 @@ void Session::on_register_result(const Element& iq) {
 }
 
 void Session::write_raw(std::string xml) {
+  if (traffic_) observe(Direction::send, xml);
   if (io_.write) io_.write(std::move(xml));
+}
+
+void Session::observe(Direction direction, std::string_view text) {
+  // RFC 6120 §6.4: every SASL element read or written while authenticating
+  // carries the password or a proof of it. The server's answer to our last
+  // write is read while the phase is still sasl.
+  if (phase_ == Phase::sasl) {
+    traffic_(direction, kAuthenticationNotLogged);
+    return;
+  }
+  bool& open = direction == Direction::send ? password_open_sent_ : password_open_received_;
+  if (!open && text.find("password") == std::string_view::npos) {
+    traffic_(direction, text);
+    return;
+  }
+  traffic_(direction, redact_passwords(text, open));
 }
 
 void Session::fail(Errc code, std::string message) {

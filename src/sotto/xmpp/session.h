@@ -14,6 +14,7 @@
 #include "sotto/base/base.h"
 #include "sotto/xmpp/sasl.h"
 #include "sotto/xmpp/xml.h"
+#include "sotto/xmpp/xmpp.h"
 
 namespace sotto::xmpp {
 
@@ -125,6 +126,9 @@ class Session {
   void request_ack();
   void close();
 
+  // Sees every write and every read from now on (xmpp.h: TrafficObserver).
+  void set_traffic_observer(TrafficObserver observer) { traffic_ = std::move(observer); }
+
   Phase phase() const { return phase_; }
   bool online() const { return phase_ == Phase::online; }
   const Jid& bound_jid() const { return bound_; }
@@ -144,6 +148,7 @@ class Session {
   void on_register_result(const Element& iq);
   void handle_online_stanza(Element stanza);
   void write_raw(std::string xml);
+  void observe(Direction direction, std::string_view text);
   void fail(Errc code, std::string message);
 
   SessionConfig config_;
@@ -159,8 +164,22 @@ class Session {
   Jid bound_;
   std::string pending_iq_;
   bool acks_since_request_ = false;
+  TrafficObserver traffic_;
+  // A password element's text went on past the end of the last write / read.
+  bool password_open_sent_ = false;
+  bool password_open_received_ = false;
 };
 
 std::string_view to_string(Session::Phase phase);
+
+// The text with the text of every password element (any prefix, any
+// namespace) replaced by kPasswordRedacted. `open` carries a password
+// element whose text runs past the end of one piece into the next: true on
+// entry redacts the start of `xml` up to the first tag.
+std::string redact_passwords(std::string_view xml, bool& open);
+inline std::string redact_passwords(std::string_view xml) {
+  bool open = false;
+  return redact_passwords(xml, open);
+}
 
 }  // namespace sotto::xmpp

@@ -12,6 +12,9 @@
 // register_account() creates an account in-band (XEP-0077); change_password()
 // changes it for a logged-in account.
 //
+// A TrafficObserver sees the stream's XML text (inside TLS) for an opt-in
+// packet log; secrets are taken out before it sees them.
+//
 // All calls and callbacks happen on the thread that runs the io_context.
 #pragma once
 
@@ -84,6 +87,22 @@ struct Message {
   bool delayed = false;       // arrived late (offline storage, archive)
 };
 
+// What the stream wrote or read.
+enum class Direction { send, receive };
+
+// Stands in for the SASL exchange (it carries the password, or proofs of it).
+inline constexpr std::string_view kAuthenticationNotLogged =
+    "<!-- authentication exchange not logged -->";
+// Stands in for the text of a <password/> element (XEP-0077).
+inline constexpr std::string_view kPasswordRedacted = "[redacted]";
+
+// Called once per write and once per read of the stream with the XML text,
+// as written or as read (a read may end or begin in the middle of an
+// element). While the SASL exchange runs, the text is
+// kAuthenticationNotLogged; the text of every <password/> element is
+// kPasswordRedacted. Nothing of this is formatted while no observer is set.
+using TrafficObserver = std::function<void(Direction, std::string_view)>;
+
 class ClientListener {
  public:
   virtual ~ClientListener() = default;
@@ -151,6 +170,10 @@ class Client {
   // Current presences of a contact's resources.
   std::vector<Presence> presences(const Jid& bare) const;
 
+  // Sees the stream's traffic from now on, on this connection and the next
+  // ones (see TrafficObserver); an empty function stops it.
+  void set_traffic_observer(TrafficObserver observer);
+
  private:
   friend class testing::OfflineClient;
   struct Impl;
@@ -160,7 +183,9 @@ class Client {
 // Creates an account on the JID's server (XEP-0077) and closes the stream.
 // Errors: Errc::conflict "the name is taken", Errc::not_supported when the
 // server does not allow it, Errc::not_allowed / invalid_argument for refusals.
+// `observer`, if set, sees the exchange (the password redacted).
 void register_account(asio::any_io_executor executor, Credentials credentials,
-                      ServerSettings server, std::function<void(Result<void>)> done);
+                      ServerSettings server, std::function<void(Result<void>)> done,
+                      TrafficObserver observer = {});
 
 }  // namespace sotto::xmpp
