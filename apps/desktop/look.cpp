@@ -1,0 +1,311 @@
+#include "look.h"
+
+#include <QCoreApplication>
+#include <QPainter>
+#include <QPainterPath>
+#include <QPixmap>
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+namespace sotto::desktop {
+namespace {
+
+QString tr(const char* text) { return QCoreApplication::translate("sotto", text); }
+
+// A padlock, closed or open, in `color`, drawn at a few sizes so it stays crisp.
+QIcon padlock(QColor color, bool closed, bool tick) {
+  QIcon icon;
+  for (int size : {16, 24, 32, 48}) {
+    QPixmap pixmap(size, size);
+    pixmap.fill(Qt::transparent);
+    QPainter p(&pixmap);
+    p.setRenderHint(QPainter::Antialiasing);
+    const double s = size / 16.0;
+    QPen pen(color, 1.6 * s);
+    p.setPen(pen);
+    p.setBrush(Qt::NoBrush);
+    QPainterPath shackle;
+    const double left = 4.5 * s;
+    const double right = 11.5 * s;
+    const double top = 1.5 * s;
+    const double bottom = 7.5 * s;
+    if (closed) {
+      shackle.moveTo(left, bottom);
+      shackle.lineTo(left, 5 * s);
+      shackle.arcTo(left, top, right - left, 7 * s, 180, -180);
+      shackle.lineTo(right, bottom);
+    } else {
+      shackle.moveTo(right, bottom);
+      shackle.lineTo(right, 5 * s);
+      shackle.arcTo(right, top, right - left, 7 * s, 180, -180);
+    }
+    p.drawPath(shackle);
+    p.setPen(Qt::NoPen);
+    p.setBrush(color);
+    p.drawRoundedRect(QRectF(2.5 * s, 7 * s, 11 * s, 8 * s), 1.5 * s, 1.5 * s);
+    if (tick) {
+      QPen white(Qt::white, 1.6 * s);
+      p.setPen(white);
+      p.drawPolyline(
+          QPolygonF({QPointF(5 * s, 11 * s), QPointF(7.2 * s, 13 * s), QPointF(11 * s, 9 * s)}));
+    }
+    p.end();
+    icon.addPixmap(pixmap);
+  }
+  return icon;
+}
+
+QIcon dot(QColor color, bool ring = false) {
+  QIcon icon;
+  for (int size : {12, 16, 24}) {
+    QPixmap pixmap(size, size);
+    pixmap.fill(Qt::transparent);
+    QPainter p(&pixmap);
+    p.setRenderHint(QPainter::Antialiasing);
+    const double r = size * 0.35;
+    const QPointF c(size / 2.0, size / 2.0);
+    if (ring) {
+      p.setPen(QPen(color, size / 8.0));
+      p.setBrush(Qt::NoBrush);
+    } else {
+      p.setPen(QPen(color.darker(130), 1));
+      p.setBrush(color);
+    }
+    p.drawEllipse(c, r, r);
+    p.end();
+    icon.addPixmap(pixmap);
+  }
+  return icon;
+}
+
+}  // namespace
+
+QIcon privacy_icon(app::Privacy privacy) {
+  switch (privacy) {
+    case app::Privacy::not_private:
+      return padlock(QColor(150, 150, 150), false, false);
+    case app::Privacy::unverified:
+      return padlock(QColor(214, 137, 16), true, false);
+    case app::Privacy::verified:
+      return padlock(QColor(39, 150, 72), true, true);
+    case app::Privacy::finished:
+      return padlock(QColor(192, 57, 43), false, false);
+  }
+  return {};
+}
+
+QString privacy_text(app::Privacy privacy) {
+  switch (privacy) {
+    case app::Privacy::not_private:
+      return tr("Not private");
+    case app::Privacy::unverified:
+      return tr("Private, unverified");
+    case app::Privacy::verified:
+      return tr("Private and verified");
+    case app::Privacy::finished:
+      return tr("Private conversation ended");
+  }
+  return {};
+}
+
+QString privacy_explanation(app::Privacy privacy) {
+  switch (privacy) {
+    case app::Privacy::not_private:
+      return tr("Messages are not encrypted end to end: the server can read them.");
+    case app::Privacy::unverified:
+      return tr(
+          "Messages are encrypted, but you have not yet made sure that the key belongs to "
+          "your contact. Authenticate the contact to rule out an impostor.");
+    case app::Privacy::verified:
+      return tr("Messages are encrypted and you have verified your contact's key.");
+    case app::Privacy::finished:
+      return tr(
+          "Your contact ended the private conversation. Nothing more is sent until you "
+          "end it too or start it again.");
+  }
+  return {};
+}
+
+QIcon presence_icon(app::Availability availability) {
+  switch (availability) {
+    case app::Availability::available:
+      return dot(QColor(46, 174, 82));
+    case app::Availability::chat:
+      return dot(QColor(46, 174, 82), true);
+    case app::Availability::away:
+      return dot(QColor(241, 180, 30));
+    case app::Availability::xa:
+      return dot(QColor(230, 126, 34));
+    case app::Availability::dnd:
+      return dot(QColor(211, 47, 47));
+    case app::Availability::offline:
+      return dot(QColor(170, 170, 170), true);
+  }
+  return {};
+}
+
+QString availability_text(app::Availability availability) {
+  switch (availability) {
+    case app::Availability::available:
+      return tr("Available");
+    case app::Availability::chat:
+      return tr("Free for chat");
+    case app::Availability::away:
+      return tr("Away");
+    case app::Availability::xa:
+      return tr("Extended away");
+    case app::Availability::dnd:
+      return tr("Do not disturb");
+    case app::Availability::offline:
+      return tr("Offline");
+  }
+  return {};
+}
+
+QString account_state_text(app::AccountState state) {
+  switch (state) {
+    case app::AccountState::offline:
+      return tr("Offline");
+    case app::AccountState::connecting:
+      return tr("Connecting…");
+    case app::AccountState::online:
+      return tr("Online");
+    case app::AccountState::reconnecting:
+      return tr("Connection lost, trying again…");
+    case app::AccountState::failed:
+      return tr("Could not connect");
+  }
+  return {};
+}
+
+QString delivery_text(app::DeliveryState state) {
+  switch (state) {
+    case app::DeliveryState::queued:
+      return tr("sending");
+    case app::DeliveryState::sent:
+      return tr("sent");
+    case app::DeliveryState::delivered:
+      return tr("delivered");
+    case app::DeliveryState::failed:
+      return tr("failed");
+  }
+  return {};
+}
+
+QString policy_text(app::OtrPolicy policy) {
+  switch (policy) {
+    case app::OtrPolicy::manual:
+      return tr("Only when I start it");
+    case app::OtrPolicy::opportunistic:
+      return tr("Automatically, when the contact supports it");
+    case app::OtrPolicy::always:
+      return tr("Always try to start it");
+    case app::OtrPolicy::require:
+      return tr("Require it: never send unencrypted messages");
+  }
+  return {};
+}
+
+QIcon app_icon(int unread) {
+  QIcon icon;
+  for (int size : {16, 22, 24, 32, 48, 64, 128}) {
+    QPixmap pixmap(size, size);
+    pixmap.fill(Qt::transparent);
+    QPainter p(&pixmap);
+    p.setRenderHint(QPainter::Antialiasing);
+    const double s = size / 32.0;
+    // A speech bubble with a small padlock: a private conversation.
+    p.setPen(Qt::NoPen);
+    p.setBrush(QColor(44, 62, 80));
+    p.drawRoundedRect(QRectF(1 * s, 3 * s, 30 * s, 21 * s), 6 * s, 6 * s);
+    p.drawPolygon(
+        QPolygonF({QPointF(7 * s, 22 * s), QPointF(7 * s, 30 * s), QPointF(15 * s, 22 * s)}));
+    p.setBrush(QColor(46, 174, 82));
+    p.drawRoundedRect(QRectF(11 * s, 12 * s, 10 * s, 8 * s), 1.5 * s, 1.5 * s);
+    p.setPen(QPen(QColor(46, 174, 82), 2 * s));
+    p.setBrush(Qt::NoBrush);
+    p.drawArc(QRectF(12.5 * s, 6.5 * s, 7 * s, 9 * s), 0, 180 * 16);
+    if (unread > 0) {
+      const QString text = unread > 99 ? QStringLiteral("99+") : QString::number(unread);
+      const QRectF badge(size * 0.45, 0, size * 0.55, size * 0.45);
+      p.setPen(Qt::NoPen);
+      p.setBrush(QColor(211, 47, 47));
+      p.drawRoundedRect(badge, badge.height() / 2, badge.height() / 2);
+      QFont font = p.font();
+      font.setBold(true);
+      font.setPixelSize(std::max(6, static_cast<int>(badge.height() * 0.75)));
+      p.setFont(font);
+      p.setPen(Qt::white);
+      p.drawText(badge, Qt::AlignCenter, text);
+    }
+    p.end();
+    icon.addPixmap(pixmap);
+  }
+  return icon;
+}
+
+FieldError::FieldError(QWidget* parent) : QLabel(parent) {
+  setStyleSheet(QStringLiteral("color: #c0392b;"));
+  setWordWrap(true);
+  hide();
+}
+
+void FieldError::show_error(const QString& text) {
+  setText(text);
+  setVisible(!text.isEmpty());
+}
+
+std::optional<QString> address_problem(const QString& text) {
+  const QString trimmed = text.trimmed();
+  if (trimmed.isEmpty()) return tr("Enter an address, such as name@example.org.");
+  if (!trimmed.contains(QLatin1Char('@'))) {
+    return tr("An address has a name and a server, such as name@example.org.");
+  }
+  auto jid = Jid::parse(trimmed.toStdString());
+  if (!jid)
+    return tr("This is not a valid address: %1").arg(QString::fromStdString(jid.error().message));
+  if (jid->local().empty()) return tr("The part before the @ is missing.");
+  if (!jid->is_bare())
+    return tr("Leave out the part after the slash (/%1).")
+        .arg(QString::fromStdString(jid->resource()));
+  return std::nullopt;
+}
+
+int password_strength(const QString& password) {
+  if (password.isEmpty()) return 0;
+  std::set<int> classes;
+  std::set<QChar> distinct;
+  for (QChar c : password) {
+    distinct.insert(c);
+    classes.insert(c.isLower() ? 0 : c.isUpper() ? 1 : c.isDigit() ? 2 : c.isSpace() ? 3 : 4);
+  }
+  // Rough entropy: distinct characters' alphabet size to the length.
+  const int alphabet = classes.count(0) * 26 + classes.count(1) * 26 + classes.count(2) * 10 +
+                       classes.count(3) * 1 + classes.count(4) * 32;
+  const double bits =
+      std::min<double>(password.size(), distinct.size() * 2.0) * std::log2(std::max(alphabet, 2));
+  if (bits < 28) return 0;
+  if (bits < 40) return 1;
+  if (bits < 60) return 2;
+  if (bits < 80) return 3;
+  return 4;
+}
+
+QString password_strength_text(int strength) {
+  switch (strength) {
+    case 0:
+      return tr("Very weak");
+    case 1:
+      return tr("Weak");
+    case 2:
+      return tr("Fair");
+    case 3:
+      return tr("Strong");
+    default:
+      return tr("Very strong");
+  }
+}
+
+}  // namespace sotto::desktop
