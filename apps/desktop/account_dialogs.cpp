@@ -21,36 +21,6 @@
 namespace sotto::desktop {
 namespace {
 
-QLabel* note(const QString& text, QWidget* parent) {
-  auto* label = new QLabel(text, parent);
-  label->setTextFormat(Qt::PlainText);
-  label->setWordWrap(true);
-  return label;
-}
-
-QLineEdit* password_field(const QString& name, QWidget* parent) {
-  auto* field = new QLineEdit(parent);
-  field->setObjectName(name);
-  field->setEchoMode(QLineEdit::Password);
-  return field;
-}
-
-FieldError* field_error(const QString& name, QWidget* parent) {
-  auto* error = new FieldError(parent);
-  error->setObjectName(name);
-  return error;
-}
-
-QWidget* with_error(QWidget* field, FieldError* error, QWidget* parent) {
-  auto* box = new QWidget(parent);
-  auto* layout = new QVBoxLayout(box);
-  layout->setContentsMargins(0, 0, 0, 0);
-  layout->setSpacing(2);
-  layout->addWidget(field);
-  layout->addWidget(error);
-  return box;
-}
-
 bool is_up(app::AccountState state) {
   return state == app::AccountState::online || state == app::AccountState::connecting ||
          state == app::AccountState::reconnecting;
@@ -238,7 +208,12 @@ void ChangePasswordDialog::changed(Result<void> result) {
   close_->setFocus();
 }
 
+void ChangePasswordDialog::reject() {
+  if (!working_) QDialog::reject();
+}
+
 void ChangePasswordDialog::set_busy(bool busy) {
+  working_ = busy;
   busy_now_ = busy;
   if (!busy) busy_->stop();
   form_->setEnabled(!busy);

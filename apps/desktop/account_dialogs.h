@@ -42,6 +42,9 @@ class ChangePasswordDialog : public QDialog {
   void change();
   void changed(Result<void> result);
   void set_busy(bool busy);
+  // While the engine works on it, closing would only hide that it goes on.
+  void reject() override;
+  bool working_ = false;
 
   Core& core_;
   std::string account_;

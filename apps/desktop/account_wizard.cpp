@@ -31,29 +31,6 @@ std::multiset<std::string>& accounts_being_set_up() {
   return accounts;
 }
 
-QLabel* note(const QString& text, QWidget* parent) {
-  auto* label = new QLabel(text, parent);
-  label->setTextFormat(Qt::PlainText);
-  label->setWordWrap(true);
-  return label;
-}
-
-FieldError* field_error(const QString& name, QWidget* parent) {
-  auto* error = new FieldError(parent);
-  error->setObjectName(name);
-  return error;
-}
-
-QWidget* with_error(QWidget* field, FieldError* error, QWidget* parent) {
-  auto* box = new QWidget(parent);
-  auto* layout = new QVBoxLayout(box);
-  layout->setContentsMargins(0, 0, 0, 0);
-  layout->setSpacing(2);
-  layout->addWidget(field);
-  layout->addWidget(error);
-  return box;
-}
-
 // "Name@Example.org " as the engine keys it: "name@example.org".
 std::string normalized(const QString& address) {
   auto jid = Jid::parse(address.trimmed().toStdString());

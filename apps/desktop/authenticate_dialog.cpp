@@ -126,6 +126,7 @@ void AuthenticateDialog::build() {
   question_help_ = wrapped(qa);
   qa_layout->addWidget(question_help_);
   question_label_ = new QLabel(qa);
+  question_label_->setTextFormat(Qt::PlainText);  // it quotes the contact's name
   question_ = new QLineEdit(qa);
   question_->setObjectName(QStringLiteral("question"));
   question_label_->setBuddy(question_);
@@ -510,7 +511,9 @@ void AuthenticateDialog::ask() {
       this,
       [a = account_, p = peer_, question = std::move(question),
        secret = std::move(secret)](app::Engine& e) mutable {
-        auto asked = e.smp_ask(a, p, std::move(question), std::move(secret));
+        // The engine gets a copy; ours is wiped (a moved-from short string
+        // would keep its bytes).
+        auto asked = e.smp_ask(a, p, std::move(question), std::string(secret));
         secure_wipe(secret);
         return asked;
       },
@@ -545,7 +548,7 @@ void AuthenticateDialog::answer() {
   state_.core().call(
       this,
       [a = account_, p = peer_, secret = std::move(secret)](app::Engine& e) mutable {
-        auto answered = e.smp_answer(a, p, std::move(secret));
+        auto answered = e.smp_answer(a, p, std::string(secret));
         secure_wipe(secret);
         return answered;
       },

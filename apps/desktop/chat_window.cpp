@@ -762,9 +762,7 @@ void ChatView::send_text(const QString& text) {
   state_.core().call(
       this,
       [a = account_, p = peer_, b = body.toStdString()](app::Engine& e) mutable {
-        auto sent = e.send_message(a, p, std::move(b));
-        secure_wipe(b);
-        return sent;
+        return e.send_message(a, p, std::move(b));
       },
       [this, serial, text](Result<app::SentMessage> sent) {
         on_sent(serial, text, std::move(sent));
@@ -1104,9 +1102,11 @@ void ChatWindow::update_tab(int index) {
   tabs_->setTabText(index, label);
   tabs_->setTabIcon(index, privacy_icon(chat->privacy()));
   const QString address = QString::fromStdString(chat->peer());
-  tabs_->setTabToolTip(
-      index, name == address ? tr("%1: %2").arg(address, privacy_text(chat->privacy()))
-                             : tr("%1 (%2): %3").arg(name, address, privacy_text(chat->privacy())));
+  // Forced rich text with the name escaped: a tooltip guesses the format.
+  const QString tip = name == address
+                          ? tr("%1: %2").arg(address, privacy_text(chat->privacy()))
+                          : tr("%1 (%2): %3").arg(name, address, privacy_text(chat->privacy()));
+  tabs_->setTabToolTip(index, QStringLiteral("<qt>%1</qt>").arg(tip.toHtmlEscaped()));
 }
 
 void ChatWindow::update_tabs() {

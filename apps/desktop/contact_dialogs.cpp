@@ -139,9 +139,11 @@ AuthorizationDialog::AuthorizationDialog(State& state, app::AuthorizationRequest
   add_back_->setObjectName(QStringLiteral("addBack"));
   add_back_->setChecked(!known);
   add_back_->setVisible(!known);
-  name_ = new QLineEdit(nick);
+  // Never prefilled with the nick they chose: a stranger must not pick how
+  // they appear in our contacts (say, as someone we trust).
+  name_ = new QLineEdit;
   name_->setObjectName(QStringLiteral("name"));
-  name_->setPlaceholderText(tr("Display name"));
+  name_->setPlaceholderText(tr("Display name (your choice)"));
   name_->setVisible(!known);
   connect(add_back_, &QCheckBox::toggled, name_, &QWidget::setEnabled);
   error_ = new FieldError;
@@ -198,7 +200,9 @@ void AuthorizationDialog::deny() {
   QDialog::reject();
 }
 
-void AuthorizationDialog::ignore() {
+void AuthorizationDialog::ignore() { reject(); }
+
+void AuthorizationDialog::reject() {
   state_.drop_request(request_.account, request_.address);
   QDialog::reject();
 }

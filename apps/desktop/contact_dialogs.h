@@ -62,6 +62,8 @@ class AuthorizationDialog : public QDialog {
   void authorize();
   void deny();
   void ignore();
+  // Closing the window ignores the request too.
+  void reject() override;
 
  private:
   State& state_;

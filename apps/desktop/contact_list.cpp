@@ -35,7 +35,7 @@ ContactList::ContactList(desktop::State& state, QWidget* parent)
   proxy_.setSourceModel(&model_);
   proxy_.setRecursiveFilteringEnabled(true);
   proxy_.setFilterCaseSensitivity(Qt::CaseInsensitive);
-  proxy_.setFilterRole(Qt::ToolTipRole);  // name, address, group and status
+  proxy_.setFilterRole(kFilterRole);  // name, address, group and status
   setModel(&proxy_);
   setHeaderHidden(true);
   setRootIsDecorated(true);
@@ -151,7 +151,8 @@ void ContactList::rebuild() {
     auto* group_item = new QStandardItem(
         tr("%1 (%2/%3)").arg(group).arg(online).arg(static_cast<int>(rows.size())));
     group_item->setData(group, kGroupRole);
-    group_item->setToolTip(group);
+    group_item->setToolTip(QStringLiteral("<qt>%1</qt>").arg(group.toHtmlEscaped()));
+    group_item->setData(group, kFilterRole);
     QFont bold = group_item->font();
     bold.setBold(true);
     group_item->setFont(bold);
@@ -175,7 +176,12 @@ void ContactList::rebuild() {
       }
       if (several_accounts) tip << tr("Account: %1").arg(QString::fromStdString(c.account));
       tip << group;
-      item->setToolTip(tip.join(QLatin1Char('\n')));
+      // Forced rich text with every line escaped: a tooltip guesses the
+      // format, and names and statuses are the contacts' to choose.
+      item->setData(tip.join(QLatin1Char('\n')), kFilterRole);
+      QStringList escaped;
+      for (const QString& line : tip) escaped << line.toHtmlEscaped();
+      item->setToolTip(QStringLiteral("<qt>%1</qt>").arg(escaped.join(QStringLiteral("<br>"))));
       QFont font = item->font();
       if (row.unread > 0) font.setBold(true);
       if (c.waiting_for_authorization) font.setItalic(true);

@@ -24,6 +24,7 @@ class ContactList : public QTreeView {
   static constexpr int kAccountRole = Qt::UserRole + 1;
   static constexpr int kAddressRole = Qt::UserRole + 2;
   static constexpr int kGroupRole = Qt::UserRole + 3;
+  static constexpr int kFilterRole = Qt::UserRole + 4;  // what the filter box searches
 
   explicit ContactList(desktop::State& state, QWidget* parent = nullptr);
 

@@ -4,6 +4,7 @@
 #include <QPainter>
 #include <QPainterPath>
 #include <QPixmap>
+#include <QVBoxLayout>
 
 #include <algorithm>
 #include <cmath>
@@ -247,7 +248,10 @@ QIcon app_icon(int unread) {
 }
 
 FieldError::FieldError(QWidget* parent) : QLabel(parent) {
-  setStyleSheet(QStringLiteral("color: #c0392b;"));
+  QPalette red = palette();
+  red.setColor(QPalette::WindowText, QColor(0xc0, 0x39, 0x2b));
+  setPalette(red);
+  setTextFormat(Qt::PlainText);  // errors quote names and servers' words
   setWordWrap(true);
   hide();
 }
@@ -255,6 +259,36 @@ FieldError::FieldError(QWidget* parent) : QLabel(parent) {
 void FieldError::show_error(const QString& text) {
   setText(text);
   setVisible(!text.isEmpty());
+}
+
+QLabel* note(const QString& text, QWidget* parent) {
+  auto* label = new QLabel(text, parent);
+  label->setTextFormat(Qt::PlainText);
+  label->setWordWrap(true);
+  return label;
+}
+
+QLineEdit* password_field(const QString& name, QWidget* parent) {
+  auto* field = new QLineEdit(parent);
+  field->setObjectName(name);
+  field->setEchoMode(QLineEdit::Password);
+  return field;
+}
+
+FieldError* field_error(const QString& name, QWidget* parent) {
+  auto* error = new FieldError(parent);
+  error->setObjectName(name);
+  return error;
+}
+
+QWidget* with_error(QWidget* field, FieldError* error, QWidget* parent) {
+  auto* box = new QWidget(parent);
+  auto* layout = new QVBoxLayout(box);
+  layout->setContentsMargins(0, 0, 0, 0);
+  layout->setSpacing(2);
+  layout->addWidget(field);
+  layout->addWidget(error);
+  return box;
 }
 
 std::optional<QString> address_problem(const QString& text) {

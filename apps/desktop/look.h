@@ -5,6 +5,7 @@
 
 #include <QIcon>
 #include <QLabel>
+#include <QLineEdit>
 #include <QString>
 
 #include <optional>
@@ -34,6 +35,13 @@ class FieldError : public QLabel {
   explicit FieldError(QWidget* parent = nullptr);
   void show_error(const QString& text);  // empty: hide
 };
+
+// Small pieces every form uses: a paragraph of plain explanatory text; a
+// password field; a FieldError; a field with its error right under it.
+QLabel* note(const QString& text, QWidget* parent);
+QLineEdit* password_field(const QString& name, QWidget* parent);
+FieldError* field_error(const QString& name, QWidget* parent);
+QWidget* with_error(QWidget* field, FieldError* error, QWidget* parent);
 
 // nullopt when `text` is a usable bare XMPP address (user@domain), else why
 // not, in words.

@@ -35,7 +35,12 @@ using namespace sotto;
 // File > Quit: the handler only writes a byte that the GUI thread reads.
 int signal_pipe[2] = {-1, -1};
 
+volatile sig_atomic_t signals_seen = 0;
+
 void on_signal(int) {
+  // A second one while the goodbye is under way ends the process at once.
+  if (signals_seen != 0) ::_exit(1);
+  signals_seen = 1;
   const char byte = 1;
   [[maybe_unused]] ssize_t ignored = ::write(signal_pipe[1], &byte, 1);
 }
@@ -100,7 +105,30 @@ int main(int argc, char** argv) {
   if (handed.isEmpty()) handed << QStringLiteral("show");
   desktop::SingleInstance instance((data_home ? *data_home / "sotto" : paths::data_home()) /
                                    profile / "desktop.sock");
-  if (!parser.isSet(startup_option) && instance.hand_over(handed)) return 0;
+  // Listening starts before the profile is opened (the unlock dialog may stay
+  // up for a while): a second start meanwhile hands over, it does not open
+  // the same profile too. What arrives before the main window waits.
+  QStringList early;
+  desktop::MainWindow* ready = nullptr;
+  auto handle = [&ready, &early](const QString& line) {
+    if (ready == nullptr) {
+      early << line;
+    } else if (line.startsWith(QLatin1String("open "))) {
+      ready->open_uri(line.mid(5));
+    } else {
+      ready->showNormal();
+      ready->raise();
+      ready->activateWindow();
+    }
+  };
+  QObject::connect(&instance, &desktop::SingleInstance::received, &instance, handle);
+  if (!parser.isSet(startup_option)) {
+    if (instance.hand_over(handed)) return 0;
+    if (instance.listen() == desktop::SingleInstance::Listen::taken) {
+      std::fprintf(stderr, "sotto-desktop: another one is starting with this profile\n");
+      return 1;
+    }
+  }
 
   desktop::Core core(profile, data_home);
   if (!desktop::open_profile(core, nullptr)) return 1;
@@ -125,17 +153,10 @@ int main(int argc, char** argv) {
     ::sigaction(SIGINT, &action, nullptr);
   }
 
-  if (!parser.isSet(startup_option)) instance.listen();
-  QObject::connect(&instance, &desktop::SingleInstance::received, &window,
-                   [&window](const QString& line) {
-                     if (line.startsWith(QLatin1String("open "))) {
-                       window.open_uri(line.mid(5));
-                     } else {
-                       window.showNormal();
-                       window.raise();
-                       window.activateWindow();
-                     }
-                   });
+  ready = &window;
+  for (const QString& line : std::exchange(early, {})) {
+    QTimer::singleShot(0, &window, [handle, line] { handle(line); });
+  }
 
   if (parser.isSet(startup_option)) {
     window.on_first_paint([&window] {

@@ -10,6 +10,7 @@
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QShortcut>
+#include <QTimer>
 #include <QUrl>
 #include <QUrlQuery>
 #include <QVBoxLayout>
@@ -118,7 +119,9 @@ MainWindow::MainWindow(State& state, QWidget* parent) : QMainWindow(parent), sta
       }
     });
     menu.addAction(tr("&Edit…"), this, [this, account] {
-      EditAccountDialog(state_.core(), account, this).exec();
+      EditAccountDialog dialog(state_.core(), account, this);
+      dialog.set_availability(state_.my_availability());
+      dialog.exec();
       state_.reload();
     });
     menu.addAction(tr("Change &password…"), this,
@@ -211,7 +214,8 @@ AuthorizationDialog* MainWindow::authorization_dialog(const std::string& account
 }
 
 void MainWindow::connect_accounts() {
-  for (const auto& account : state_.accounts()) {
+  const auto accounts = state_.accounts();  // a copy: see connect_account()
+  for (const auto& account : accounts) {
     const auto state = state_.account_state(account.address);
     if (state == app::AccountState::offline || state == app::AccountState::failed) {
       connect_account(account.address, false);
@@ -219,7 +223,7 @@ void MainWindow::connect_accounts() {
   }
 }
 
-void MainWindow::connect_account(const std::string& account, bool ask_password) {
+void MainWindow::connect_account(std::string account, bool ask_password) {
   const app::AccountSettings* settings = state_.account(account);
   if (settings == nullptr || state_.my_availability() == app::Availability::offline) return;
   std::optional<std::string> password;
@@ -244,7 +248,7 @@ void MainWindow::connect_account(const std::string& account, bool ask_password) 
   if (!result) account_failed(account, result.error());
 }
 
-void MainWindow::account_failed(const std::string& account, const Error& error) {
+void MainWindow::account_failed(std::string account, Error error) {
   // The account wizard answers for the account it is setting up.
   if (quitting_ || asking_[account] || AccountWizard::is_setting_up(account)) return;
   if (error.code == Errc::certificate && !error.detail.empty()) {
@@ -271,7 +275,8 @@ void MainWindow::account_failed(const std::string& account, const Error& error) 
 
 void MainWindow::refresh_accounts() {
   accounts_->clear();
-  for (const auto& account : state_.accounts()) {
+  const auto accounts = state_.accounts();  // a copy: see connect_account()
+  for (const auto& account : accounts) {
     const auto state = state_.account_state(account.address);
     const app::Availability shown =
         state == app::AccountState::online ? state_.my_availability() : app::Availability::offline;
@@ -311,7 +316,8 @@ void MainWindow::change_status(int index) {
     state_.core().post([](app::Engine& engine) { engine.disconnect_all(); });
     return;
   }
-  for (const auto& account : state_.accounts()) {
+  const auto accounts = state_.accounts();  // a copy: see connect_account()
+  for (const auto& account : accounts) {
     const auto state = state_.account_state(account.address);
     if (state == app::AccountState::offline || state == app::AccountState::failed) {
       connect_account(account.address, false);
@@ -335,16 +341,17 @@ void MainWindow::on_event(const app::Event& event) {
       // Only who wrote: the text would show on a locked screen and in
       // notification logs.
       notify(tr("New message"), tr("%1 wrote to you%2")
-                                    .arg(state_.display_name(e->account, e->peer),
+                                    .arg(state_.display_name(e->account, e->peer).toHtmlEscaped(),
                                          e->encrypted ? tr(" (private)") : QString()));
     }
   } else if (const auto* e = std::get_if<app::OtrKeyChanged>(&event)) {
     notify(tr("Security warning"),
            tr("The key of %1 has changed. Authenticate them before you trust the conversation.")
-               .arg(state_.display_name(e->account, e->peer)));
+               .arg(state_.display_name(e->account, e->peer).toHtmlEscaped()));
   } else if (const auto* e = std::get_if<app::AuthorizationRequested>(&event)) {
     notify(tr("Authorization request"),
-           tr("%1 wants to add you to their contacts.").arg(QString::fromStdString(e->address)));
+           tr("%1 wants to add you to their contacts.")
+               .arg(QString::fromStdString(e->address).toHtmlEscaped()));
   }
 }
 
@@ -362,17 +369,19 @@ void MainWindow::show_requests() {
                          ? tr("1 authorization request waiting")
                          : tr("%1 authorization requests waiting").arg(requests.size()));
   requests_->setVisible(!requests.empty());
-  for (const auto& request : requests) {
-    const std::string k = request.account + "\n" + request.address;
-    if (authorization_dialogs_[k]) continue;
-    auto* dialog = new AuthorizationDialog(state_, request, this);
-    dialog->setAttribute(Qt::WA_DeleteOnClose);
-    authorization_dialogs_[k] = dialog;
-    dialog->show();
-  }
   for (auto it = authorization_dialogs_.begin(); it != authorization_dialogs_.end();) {
     it = it->second ? std::next(it) : authorization_dialogs_.erase(it);
   }
+  // One request at a time, oldest first: a flood of requests must not open a
+  // flood of windows. Answering (or closing) it shows the next.
+  if (!authorization_dialogs_.empty() || requests.empty()) return;
+  const app::AuthorizationRequested request = requests.front();
+  auto* dialog = new AuthorizationDialog(state_, request, this);
+  dialog->setAttribute(Qt::WA_DeleteOnClose);
+  authorization_dialogs_[request.account + "\n" + request.address] = dialog;
+  connect(dialog, &QObject::destroyed, this,
+          [this] { QTimer::singleShot(0, this, &MainWindow::show_requests); });
+  dialog->show();
 }
 
 void MainWindow::add_account() {
@@ -455,12 +464,13 @@ void MainWindow::contact_menu(const QPoint& pos) {
   menu.addSeparator();
   menu.addAction(tr("&Remove contact…"), this, [this, account, address] {
     const QString name = state_.display_name(account, address);
-    if (QMessageBox::question(this, tr("Remove contact"),
-                              tr("Remove %1 from your contacts? They will no longer see when "
-                                 "you are online. History is kept.")
-                                  .arg(name)) != QMessageBox::Yes) {
-      return;
-    }
+    QMessageBox box(QMessageBox::Question, tr("Remove contact"),
+                    tr("Remove %1 from your contacts? They will no longer see when you are "
+                       "online. History is kept.")
+                        .arg(name),
+                    QMessageBox::Yes | QMessageBox::No, this);
+    box.setTextFormat(Qt::PlainText);  // the name is the contact's to choose
+    if (box.exec() != QMessageBox::Yes) return;
     state_.core().post([account, address](app::Engine& engine) {
       engine.remove_contact(account, address, [](Result<void>) {});
     });

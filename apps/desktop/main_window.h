@@ -75,8 +75,10 @@ class MainWindow : public QMainWindow {
   void refresh_accounts();
   void refresh_unread();
   void change_status(int index);
-  void connect_account(const std::string& account, bool ask_password);
-  void account_failed(const std::string& account, const Error& error);
+  // By value: asking for a password runs a nested event loop, during which
+  // State may replace the list the caller iterates.
+  void connect_account(std::string account, bool ask_password);
+  void account_failed(std::string account, Error error);
   void contact_menu(const QPoint& pos);
   void notify(const QString& title, const QString& text);
   void toggle_visible();

@@ -750,6 +750,9 @@ void OptionsDialog::forget_saved_password() {
   box.setDefaultButton(QMessageBox::Cancel);
   box.exec();
   if (box.clickedButton() != confirm) return;
+  // Looked up again: the list may have changed while the question was open.
+  account = state_.account(address);
+  if (account == nullptr) return;
   app::AccountSettings settings = *account;
   settings.remember_password = false;
   auto updated = core_.sync([&settings](app::Engine& e) { return e.update_account(settings); });
@@ -815,7 +818,8 @@ void OptionsDialog::fill_accounts() {
     item->setText(0, QString::fromStdString(account.address));
     item->setData(0, kAccountRole, QString::fromStdString(account.address));
     if (auto error = state_.account_error(account.address)) {
-      item->setToolTip(1, error_sentence(*error));
+      item->setToolTip(1,
+                       QStringLiteral("<qt>%1</qt>").arg(error_sentence(*error).toHtmlEscaped()));
       state_text += QStringLiteral(": ") + error_sentence(*error);
     }
     item->setText(1, state_text);
@@ -843,6 +847,7 @@ void OptionsDialog::edit_account() {
   const std::string account = selected_account();
   if (account.empty()) return;
   EditAccountDialog dialog(core_, account, this);
+  dialog.set_availability(state_.my_availability());
   if (dialog.exec() == QDialog::Accepted) state_.reload();
 }
 

@@ -26,37 +26,6 @@
 namespace sotto::desktop {
 namespace {
 
-// A paragraph of explanation: wrapped, in the dialog's own text colour.
-QLabel* note(const QString& text, QWidget* parent) {
-  auto* label = new QLabel(text, parent);
-  label->setWordWrap(true);
-  return label;
-}
-
-QLineEdit* password_field(const QString& name, QWidget* parent) {
-  auto* field = new QLineEdit(parent);
-  field->setObjectName(name);
-  field->setEchoMode(QLineEdit::Password);
-  return field;
-}
-
-// A field with its error right under it.
-QWidget* with_error(QWidget* field, FieldError* error, QWidget* parent) {
-  auto* box = new QWidget(parent);
-  auto* layout = new QVBoxLayout(box);
-  layout->setContentsMargins(0, 0, 0, 0);
-  layout->setSpacing(2);
-  layout->addWidget(field);
-  layout->addWidget(error);
-  return box;
-}
-
-FieldError* field_error(const QString& name, QWidget* parent) {
-  auto* error = new FieldError(parent);
-  error->setObjectName(name);
-  return error;
-}
-
 std::optional<std::string> text_or_none(const QLineEdit* field) {
   if (field == nullptr) return std::nullopt;
   return field->text().toStdString();
@@ -365,7 +334,12 @@ void FirstStartDialog::created(Result<void> result) {
   accept();
 }
 
+void FirstStartDialog::reject() {
+  if (!working_) QDialog::reject();
+}
+
 void FirstStartDialog::set_busy(bool busy) {
+  working_ = busy;
   if (!busy) busy_->stop();
   with_password_->setEnabled(!busy);
   without_password_->setEnabled(!busy);
@@ -440,7 +414,12 @@ void UnlockDialog::answered(Result<void> result) {
   }
 }
 
+void UnlockDialog::reject() {
+  if (!working_) QDialog::reject();
+}
+
 void UnlockDialog::set_busy(bool busy) {
+  working_ = busy;
   if (!busy) busy_->stop();
   password_->setEnabled(!busy);
   buttons_->setEnabled(!busy);
@@ -651,7 +630,12 @@ void MasterPasswordDialog::applied(Result<void> result, bool removing) {
   close_->setFocus();
 }
 
+void MasterPasswordDialog::reject() {
+  if (!working_) QDialog::reject();
+}
+
 void MasterPasswordDialog::set_busy(bool busy) {
+  working_ = busy;
   if (!busy) busy_->stop();
   form_->setEnabled(!busy);
   buttons_->setEnabled(!busy);

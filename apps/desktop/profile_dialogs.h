@@ -91,6 +91,9 @@ class FirstStartDialog : public QDialog {
   void create();
   void created(Result<void> result);
   void set_busy(bool busy);
+  // While the engine works on it, closing would only hide that it goes on.
+  void reject() override;
+  bool working_ = false;
 
   Core& core_;
   QRadioButton* with_password_;
@@ -121,6 +124,9 @@ class UnlockDialog : public QDialog {
   void unlock();
   void answered(Result<void> result);
   void set_busy(bool busy);
+  // While the engine works on it, closing would only hide that it goes on.
+  void reject() override;
+  bool working_ = false;
 
   Core& core_;
   QLineEdit* password_;
@@ -150,6 +156,9 @@ class MasterPasswordDialog : public QDialog {
   void apply();
   void applied(Result<void> result, bool removing);
   void set_busy(bool busy);
+  // While the engine works on it, closing would only hide that it goes on.
+  void reject() override;
+  bool working_ = false;
 
   Core& core_;
   app::ProfileProtection protection_;

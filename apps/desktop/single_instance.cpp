@@ -1,6 +1,7 @@
 #include "single_instance.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -38,6 +39,7 @@ SingleInstance::~SingleInstance() {
     ::close(listener_);
     ::unlink(path_.c_str());
   }
+  if (lock_ >= 0) ::close(lock_);
 }
 
 bool SingleInstance::hand_over(const QStringList& lines) {
@@ -61,32 +63,43 @@ bool SingleInstance::hand_over(const QStringList& lines) {
     left -= static_cast<std::size_t>(n);
   }
   ::close(fd);
-  return true;
+  return left == 0;  // else the other one took nothing whole: start on our own
 }
 
-bool SingleInstance::listen() {
+SingleInstance::Listen SingleInstance::listen() {
+  std::error_code ec;
+  std::filesystem::create_directories(path_.parent_path(), ec);
+  ::chmod(path_.parent_path().c_str(), 0700);
+  const std::string lock_path = path_.string() + ".lock";
+  lock_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_ >= 0 && ::flock(lock_, LOCK_EX | LOCK_NB) != 0) {
+    const int error = errno;
+    ::close(lock_);
+    lock_ = -1;
+    if (error == EWOULDBLOCK) return Listen::taken;
+  }
   sockaddr_un address{};
   if (!make_address(path_, address)) {
     log::warn("desktop",
               "the profile's path is too long for a socket: a second start will "
               "not find this one");
-    return false;
+    return Listen::unavailable;
   }
   ::unlink(path_.c_str());  // hand_over() found nobody listening: it is stale
   listener_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (listener_ < 0) return false;
+  if (listener_ < 0) return Listen::unavailable;
   if (::bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
       ::listen(listener_, 8) != 0) {
     log::warn("desktop", std::string("cannot listen for later starts: ") + std::strerror(errno));
     ::close(listener_);
     listener_ = -1;
-    return false;
+    return Listen::unavailable;
   }
   ::chmod(path_.c_str(), 0600);
   accept_notifier_ = std::make_unique<QSocketNotifier>(listener_, QSocketNotifier::Read);
   connect(accept_notifier_.get(), &QSocketNotifier::activated, this,
           &SingleInstance::accept_connections);
-  return true;
+  return Listen::listening;
 }
 
 void SingleInstance::accept_connections() {

@@ -26,8 +26,14 @@ class SingleInstance : public QObject {
 
   // True when another process listens on the socket and took `lines`.
   bool hand_over(const QStringList& lines);
-  // Listens for later starts (replacing a stale socket a crashed run left).
-  bool listen();
+  enum class Listen {
+    listening,    // later starts hand over to us
+    taken,        // another process holds the profile's lock: it is starting
+    unavailable,  // no socket here (say, a path too long): run without
+  };
+  // Takes the profile's desktop.lock and listens for later starts (replacing
+  // a stale socket a crashed run left).
+  Listen listen();
 
  Q_SIGNALS:
   void received(const QString& line);
@@ -39,6 +45,7 @@ class SingleInstance : public QObject {
 
   std::filesystem::path path_;
   int listener_ = -1;
+  int lock_ = -1;
   std::unique_ptr<QSocketNotifier> accept_notifier_;
   struct Connection {
     std::unique_ptr<QSocketNotifier> notifier;
