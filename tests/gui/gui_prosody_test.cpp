@@ -93,6 +93,20 @@ class GuiOnProsody : public QObject {
     return user;
   }
 
+  // Both have their OTR keys: a new account makes its key when it first goes
+  // online, on a worker thread; a query that arrives before it is ready goes
+  // unanswered.
+  static void wait_for_keys(GuiUser& alice, RpcUser& bob) {
+    QTRY_VERIFY_WITH_TIMEOUT(
+        alice.core->sync([&](app::Engine& e) { return e.otr_fingerprint(alice.address); })
+            .value_or(std::nullopt)
+            .has_value(),
+        60000);
+    QTRY_VERIFY_WITH_TIMEOUT(
+        bob.rpc->call("otr.fingerprint", {{"account", bob.address}})["fingerprint"].is_string(),
+        60000);
+  }
+
   std::string server_log() const {
     std::ifstream in(server_->log_path(), std::ios::binary);
     std::ostringstream text;
@@ -236,11 +250,8 @@ class GuiOnProsody : public QObject {
     QVERIFY(!view->logging_notice()->isVisible());
 
     // The padlock starts a private conversation; both sides see it.
-    QTRY_VERIFY_WITH_TIMEOUT(
-        alice.core->sync([&](app::Engine& e) { return e.otr_fingerprint(alice.address); })
-            .value_or(std::nullopt)
-            .has_value(),
-        60000);
+    wait_for_keys(alice, bob);
+    if (QTest::currentTestFailed()) return;
     view->padlock()->click();
     QTRY_COMPARE_WITH_TIMEOUT(view->privacy(), app::Privacy::unverified, 30000);
     QVERIFY(view->padlock()->text().contains(QStringLiteral("unverified")));
@@ -323,11 +334,8 @@ class GuiOnProsody : public QObject {
     alice.window->chats().open_chat(alice.address, bob.address, true);
     desktop::ChatView* view = alice.window->chats().view(alice.address, bob.address);
     QVERIFY(view);
-    QTRY_VERIFY_WITH_TIMEOUT(
-        alice.core->sync([&](app::Engine& e) { return e.otr_fingerprint(alice.address); })
-            .value_or(std::nullopt)
-            .has_value(),
-        60000);
+    wait_for_keys(alice, bob);
+    if (QTest::currentTestFailed()) return;
     view->start_action()->trigger();
     QTRY_COMPARE_WITH_TIMEOUT(view->privacy(), app::Privacy::unverified, 30000);
     QVERIFY(!view->key_changed_banner()->isVisible());

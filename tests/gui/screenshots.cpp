@@ -211,6 +211,9 @@ int main(int argc, char** argv) {
         .value_or(std::nullopt)
         .has_value();
   });
+  wait_for("Bob's key", [&] {
+    return bob.rpc->call("otr.fingerprint", {{"account", bob.address}})["fingerprint"].is_string();
+  });
   view->start_action()->trigger();
   wait_for("a private conversation", [&] { return view->privacy() == app::Privacy::unverified; });
   bob.rpc->call("message.send", {{"account", bob.address},
@@ -253,6 +256,10 @@ int main(int argc, char** argv) {
   // Erin gets a new key: the banner.
   alice.window->chats().open_chat(alice.address, erin.address, true);
   desktop::ChatView* erin_view = alice.window->chats().view(alice.address, erin.address);
+  wait_for("Erin's key", [&] {
+    return erin.rpc->call("otr.fingerprint", {{"account", erin.address}})["fingerprint"]
+        .is_string();
+  });
   erin_view->start_action()->trigger();
   wait_for("private with Erin", [&] { return erin_view->privacy() == app::Privacy::unverified; });
   erin_view->end_action()->trigger();
