@@ -22,22 +22,6 @@
 namespace sotto::desktop {
 namespace {
 
-bool is_private(app::Privacy privacy) {
-  return privacy == app::Privacy::unverified || privacy == app::Privacy::verified;
-}
-
-// "2A4F0C1D 9E8B7766 ...": five groups of eight, whatever spelling came in.
-QString grouped(const std::string& fingerprint) {
-  QString hex;
-  for (QChar c : QString::fromStdString(fingerprint)) {
-    if (c.isLetterOrNumber()) hex += c.toUpper();
-  }
-  if (hex.size() != 40) return QString::fromStdString(fingerprint);
-  QStringList groups;
-  for (int i = 0; i < hex.size(); i += 8) groups << hex.mid(i, 8);
-  return groups.join(QLatin1Char(' '));
-}
-
 // "Bob (bob@example.org)", or the address alone when that is the name.
 QString who(const QString& name, const std::string& address) {
   const QString text = QString::fromStdString(address);
@@ -263,7 +247,7 @@ void AuthenticateDialog::refresh() {
   } else if (!*s.mine) {
     mine_->setText(tr("No key yet: the account gets one when it first goes online."));
   } else {
-    mine_->setText(grouped(**s.mine));
+    mine_->setText(QString::fromStdString(**s.mine));
   }
 
   std::vector<std::string> fingerprints;
@@ -288,7 +272,7 @@ void AuthenticateDialog::refresh() {
 void AuthenticateDialog::show_purported() {
   const QSignalBlocker block(theirs_choice_);
   theirs_choice_->clear();
-  for (const auto& f : purported_) theirs_choice_->addItem(grouped(f));
+  for (const auto& f : purported_) theirs_choice_->addItem(QString::fromStdString(f));
   theirs_choice_->setVisible(purported_.size() > 1);
   theirs_->setVisible(purported_.size() <= 1);
   if (purported_.empty()) {
@@ -298,7 +282,7 @@ void AuthenticateDialog::show_purported() {
            "the padlock in the chat."));
   } else {
     theirs_->setFont(QFontDatabase::systemFont(QFontDatabase::FixedFont));
-    theirs_->setText(grouped(purported_.front()));
+    theirs_->setText(QString::fromStdString(purported_.front()));
   }
   verified_->setCurrentIndex(!purported_verified_.empty() && purported_verified_.front() ? 1 : 0);
 }

@@ -42,10 +42,6 @@ constexpr std::size_t kMaxEntries = 500;  // older lines leave the transcript (n
 constexpr std::size_t kMaxEarly = 256;
 const QUrl kPadlockImage(QStringLiteral("sotto:padlock"));
 
-bool is_private(app::Privacy privacy) {
-  return privacy == app::Privacy::unverified || privacy == app::Privacy::verified;
-}
-
 QDateTime to_qt(std::chrono::system_clock::time_point time) {
   const auto ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
@@ -58,17 +54,6 @@ QString time_text(const QDateTime& time) {
   const QString hours = local.toString(QStringLiteral("HH:mm"));
   if (local.date() == QDate::currentDate()) return hours;
   return QLocale().toString(local.date(), QLocale::ShortFormat) + QLatin1Char(' ') + hours;
-}
-
-QString grouped(const std::string& fingerprint) {
-  QString hex;
-  for (QChar c : QString::fromStdString(fingerprint)) {
-    if (c.isLetterOrNumber()) hex += c.toUpper();
-  }
-  if (hex.size() != 40) return QString::fromStdString(fingerprint);
-  QStringList groups;
-  for (int i = 0; i < hex.size(); i += 8) groups << hex.mid(i, 8);
-  return groups.join(QLatin1Char(' '));
 }
 
 // Plain text as HTML: escaped, line breaks and runs of spaces kept.
@@ -528,7 +513,7 @@ void ChatView::handle(const app::OtrNewFingerprint& e) {
   say(tr("First private conversation with %1. Their fingerprint is %2. Check it with %1 over "
          "another channel (phone, in person), then use “Authenticate contact…” in the padlock "
          "menu.")
-          .arg(name, grouped(e.fingerprint)));
+          .arg(name, QString::fromStdString(e.fingerprint)));
 }
 
 void ChatView::handle(const app::OtrKeyChanged& e) {
@@ -542,14 +527,14 @@ void ChatView::handle(const app::OtrKeyChanged& e) {
          "reinstall, or someone pretending to be %1. The conversation is not verified until you "
          "authenticate the new key: ask %1 over another channel (phone, in person).")
           .arg(name));
-  banner_new_->setText(grouped(e.fingerprint));
+  banner_new_->setText(QString::fromStdString(e.fingerprint));
   QStringList known;
-  for (const auto& fingerprint : e.known) known << grouped(fingerprint);
+  for (const auto& fingerprint : e.known) known << QString::fromStdString(fingerprint);
   banner_known_->setText(known.isEmpty() ? tr("(none)") : known.join(QLatin1Char('\n')));
   banner_->show();
   say(tr("Warning: %1 is using a new key (%2). It may be another device, or someone pretending to "
          "be them.")
-          .arg(name, grouped(e.fingerprint)),
+          .arg(name, QString::fromStdString(e.fingerprint)),
       true);
 }
 

@@ -623,6 +623,17 @@ void HistoryWindow::clear_conversation(const QString& placeholder) {
   update_buttons();
 }
 
+bool HistoryWindow::confirm_erase(const QString& title, const QString& text,
+                                  const QString& button) {
+  QMessageBox box(QMessageBox::Warning, title, text, QMessageBox::Cancel, this);
+  box.setTextFormat(Qt::PlainText);
+  box.setInformativeText(tr("They are erased from this computer. This cannot be undone."));
+  QPushButton* confirm = box.addButton(button, QMessageBox::DestructiveRole);
+  box.setDefaultButton(QMessageBox::Cancel);
+  box.exec();
+  return box.clickedButton() == confirm;
+}
+
 void HistoryWindow::delete_conversation() {
   if (account_.empty()) return;
   std::int64_t count = static_cast<std::int64_t>(loaded_.messages.size());
@@ -630,15 +641,11 @@ void HistoryWindow::delete_conversation() {
     if (summary.account == account_ && summary.peer == peer_) count = summary.messages;
   }
   const QString name = state_.display_name(account_, peer_);
-  QMessageBox box(QMessageBox::Warning, tr("Delete this conversation?"),
-                  tr("Delete your conversation with %1 (%2)?").arg(name, messages_text(count)),
-                  QMessageBox::Cancel, this);
-  box.setTextFormat(Qt::PlainText);
-  box.setInformativeText(tr("They are erased from this computer. This cannot be undone."));
-  QPushButton* confirm = box.addButton(tr("Delete"), QMessageBox::DestructiveRole);
-  box.setDefaultButton(QMessageBox::Cancel);
-  box.exec();
-  if (box.clickedButton() != confirm) return;
+  if (!confirm_erase(tr("Delete this conversation?"),
+                     tr("Delete your conversation with %1 (%2)?").arg(name, messages_text(count)),
+                     tr("Delete"))) {
+    return;
+  }
 
   busy_ = true;
   update_buttons();
@@ -665,15 +672,12 @@ void HistoryWindow::delete_conversation() {
 void HistoryWindow::delete_all() {
   std::int64_t count = 0;
   for (const auto& summary : summaries_) count += summary.messages;
-  QMessageBox box(QMessageBox::Warning, tr("Delete all history?"),
-                  tr("Delete all history: %1 in %2?")
-                      .arg(messages_text(count), conversations_text(summaries_.size())),
-                  QMessageBox::Cancel, this);
-  box.setInformativeText(tr("They are erased from this computer. This cannot be undone."));
-  QPushButton* confirm = box.addButton(tr("Delete all"), QMessageBox::DestructiveRole);
-  box.setDefaultButton(QMessageBox::Cancel);
-  box.exec();
-  if (box.clickedButton() != confirm) return;
+  if (!confirm_erase(tr("Delete all history?"),
+                     tr("Delete all history: %1 in %2?")
+                         .arg(messages_text(count), conversations_text(summaries_.size())),
+                     tr("Delete all"))) {
+    return;
+  }
 
   busy_ = true;
   update_buttons();

@@ -63,6 +63,8 @@ class HistoryWindow : public QWidget {
   void render();
   void scroll_later(std::optional<std::int64_t> anchor, std::optional<int> value);
   void clear_conversation(const QString& placeholder);
+  // Asks before erasing, with Cancel the default.
+  bool confirm_erase(const QString& title, const QString& text, const QString& button);
   void delete_conversation();
   void delete_all();
   QString highlighted(const QString& text) const;

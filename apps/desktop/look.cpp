@@ -83,6 +83,10 @@ QIcon dot(QColor color, bool ring = false) {
 
 }  // namespace
 
+bool is_private(app::Privacy privacy) {
+  return privacy == app::Privacy::unverified || privacy == app::Privacy::verified;
+}
+
 QIcon privacy_icon(app::Privacy privacy) {
   switch (privacy) {
     case app::Privacy::not_private:

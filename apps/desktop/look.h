@@ -14,6 +14,8 @@
 
 namespace sotto::desktop {
 
+// Encrypted (unverified or verified).
+bool is_private(app::Privacy privacy);
 QIcon privacy_icon(app::Privacy privacy);
 QString privacy_text(app::Privacy privacy);         // "Not private", "Private, unverified", ...
 QString privacy_explanation(app::Privacy privacy);  // one sentence for a tooltip
