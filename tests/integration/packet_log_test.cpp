@@ -54,21 +54,6 @@ std::string base64_prefix(std::string_view prefix) {
   return base64(prefix.substr(0, prefix.size() / 3 * 3));
 }
 
-// Runs the CLI with XDG_DATA_HOME=home; returns its stdout and stderr, and
-// its exit status.
-std::pair<std::string, int> run_cli(const fs::path& home, const std::string& args) {
-  const std::string command = "DBUS_SESSION_BUS_ADDRESS= XDG_DATA_HOME='" + home.string() + "' '" +
-                              SOTTO_CLI_PATH + "' " + args + " 2>&1 </dev/null";
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return {"popen failed", -1};
-  std::string out;
-  char buffer[4096];
-  std::size_t n = 0;
-  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) out.append(buffer, n);
-  const int status = ::pclose(pipe);
-  return {out, WIFEXITED(status) ? WEXITSTATUS(status) : -1};
-}
-
 class PacketLog : public SottoOnProsody {
  protected:
   static fs::path packets(const SottoUser& user) { return user.profile() / "packets"; }

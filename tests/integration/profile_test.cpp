@@ -38,22 +38,6 @@ void expect_private(const fs::path& dir) {
   }
 }
 
-// Runs the CLI with XDG_DATA_HOME=home; returns its stdout and exit status.
-std::pair<std::string, int> run_cli(const fs::path& home, const std::string& args,
-                                    const std::string& input = {}) {
-  const std::string command = "printf '%s' '" + input +
-                              "' | DBUS_SESSION_BUS_ADDRESS= XDG_DATA_HOME='" + home.string() +
-                              "' '" + SOTTO_CLI_PATH + "' " + args + " 2>&1";
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return {"popen failed", -1};
-  std::string out;
-  char buffer[4096];
-  std::size_t n = 0;
-  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) out.append(buffer, n);
-  const int status = ::pclose(pipe);
-  return {out, WIFEXITED(status) ? WEXITSTATUS(status) : -1};
-}
-
 class ProfileAtRest : public SottoOnProsody {
  protected:
   using User = SottoUser;

@@ -4,11 +4,13 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -140,6 +142,23 @@ inline std::vector<std::string> files_containing(const std::filesystem::path& di
   }
   EXPECT_GE(files, 2u) << "the profile folder " << dir << " looks empty";
   return found;
+}
+
+// Runs the CLI with XDG_DATA_HOME=home and `input` on its standard input;
+// returns what it wrote (stdout and stderr) and its exit status.
+inline std::pair<std::string, int> run_cli(const std::filesystem::path& home,
+                                           const std::string& args, const std::string& input = {}) {
+  const std::string command = "printf '%s' '" + input +
+                              "' | DBUS_SESSION_BUS_ADDRESS= XDG_DATA_HOME='" + home.string() +
+                              "' '" + SOTTO_CLI_PATH + "' " + args + " 2>&1";
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) return {"popen failed", -1};
+  std::string out;
+  char buffer[4096];
+  std::size_t n = 0;
+  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) out.append(buffer, n);
+  const int status = ::pclose(pipe);
+  return {out, WIFEXITED(status) ? WEXITSTATUS(status) : -1};
 }
 
 struct SottoUser {
