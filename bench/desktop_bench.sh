@@ -245,7 +245,7 @@ class App:
                 return line.split()
 
     def stop(self):
-        # SIGTERM ends the process without an orderly Qt quit: fine here.
+        # SIGTERM is File > Quit: acknowledgements, then the streams close.
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -336,21 +336,11 @@ def measure(platform):
     warm.expect("online-monotonic-ns", 60)
     time.sleep(3)
     warm.stop()
-    warm_ended = time.monotonic()
     if not fingerprints_ready():
         fail("the accounts have no OTR key after the warm-up run", warm.logs())
 
     startup_empty = startup("empty")
     startup_full = startup("bench")
-
-    # SIGTERM left the warm-up's sessions hibernating on the server (XEP-0198,
-    # smacks_hibernation_time = 60 s): let them expire so that the measured
-    # login is alone.
-    left = warm_ended + 62 - time.monotonic()
-    if left > 0:
-        print("desktop_bench: waiting %.0f s for the warm-up's sessions to expire" % left,
-              file=sys.stderr)
-        time.sleep(left)
 
     server = int(os.environ.get("BENCH_SERVER_PID", "0"))
     server_before = tree_cpu_ticks(server) if server else 0
