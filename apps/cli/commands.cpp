@@ -11,6 +11,7 @@
 #include <tuple>
 
 #include "json_events.h"
+#include "stdin_reader.h"
 #include "terminal.h"
 
 namespace sotto::cli {
@@ -56,14 +57,26 @@ Result<std::string> contact_address(std::string_view text) {
 }
 
 Result<app::AccountSettings> existing_account(const Context& ctx, std::string_view text) {
-  auto address = account_address(text);
+  const std::string key = without_sip_scheme(text);
+  const auto accounts = ctx.engine.accounts();
+  for (const auto& account : accounts) {
+    if (account.address == key) return account;
+  }
+  auto address = account_address(key);
   if (!address) return Unexpected(address.error());
-  for (const auto& account : ctx.engine.accounts()) {
-    if (account.address == *address) return account;
+  for (const auto& account : accounts) {
+    if (auto stored = account_address(account.address); stored && *stored == *address)
+      return account;
   }
   return fail(Errc::not_found, "there is no account " + *address +
                                    " in this profile; add it with: " + command_prefix(ctx) +
                                    " account add " + *address);
+}
+
+std::string without_sip_scheme(std::string_view address) {
+  if (address.size() > 4 && (address.starts_with("sip:") || address.starts_with("SIP:")))
+    address.remove_prefix(4);
+  return std::string(address);
 }
 
 // --- passwords -----------------------------------------------------------------
@@ -112,6 +125,21 @@ Result<void> apply_server_options(const ParsedArgs& args, app::AccountSettings& 
   if (settings.direct_tls && settings.host.empty()) {
     return fail(Errc::invalid_argument, "--direct-tls needs --host");
   }
+  const bool sip = settings.protocol == "sip";
+  if (sip && settings.direct_tls) {
+    return fail(Errc::invalid_argument,
+                "--direct-tls is for XMPP; SIP over TLS is --transport tls");
+  }
+  if (auto transport = args.value("transport")) {
+    if (!sip) return fail(Errc::invalid_argument, "--transport is for SIP accounts (--sip)");
+    if (*transport != "udp" && *transport != "tcp" && *transport != "tls")
+      return fail(Errc::invalid_argument, "--transport needs udp, tcp or tls");
+    settings.transport = *transport;
+  }
+  if (auto user = args.value("auth-user")) {
+    if (!sip) return fail(Errc::invalid_argument, "--auth-user is for SIP accounts (--sip)");
+    settings.auth_user = *user;
+  }
   if (auto pin = args.value("pin")) {
     auto fingerprint = normalize_fingerprint(*pin);
     if (!fingerprint || fingerprint->size() != 64) {
@@ -128,6 +156,10 @@ std::string with_pin(const Context& ctx, const app::AccountSettings& settings,
                      const std::string& fingerprint) {
   std::string line =
       command_prefix(ctx) + " " + std::string(ctx.command.words) + " " + settings.address;
+  if (settings.protocol == "sip") {
+    line += " --sip --transport " + settings.transport;
+    if (!settings.auth_user.empty()) line += " --auth-user " + settings.auth_user;
+  }
   if (!settings.host.empty()) line += " --host " + settings.host;
   if (settings.port != 0) line += " --port " + std::to_string(settings.port);
   if (settings.direct_tls) line += " --direct-tls";
@@ -304,6 +336,29 @@ class Describe {
     if (e.error) line += ": " + e.error->message;
     return line;
   }
+  std::string operator()(const app::CallChanged& e) const {
+    const app::CallInfo& c = e.call;
+    std::string line = c.account + ": call " + c.id + (c.outgoing ? " to " : " from ") + c.peer;
+    switch (c.state) {
+      case app::CallState::calling:
+        return line + ": calling";
+      case app::CallState::ringing:
+        return line + ": ringing";
+      case app::CallState::incoming:
+        return c.account + ": incoming call from " +
+               (c.peer_name.empty() ? c.peer : c.peer_name + " <" + c.peer + ">") + " (call " +
+               c.id + "); type: answer " + c.id + " (or reject, busy)";
+      case app::CallState::active:
+        line += ": connected";
+        if (!c.codec.empty()) line += " (" + c.codec + ")";
+        if (c.on_hold) line += ", on hold";
+        if (c.remote_hold) line += ", held by them";
+        return line;
+      case app::CallState::ended:
+        return line + ": ended: " + c.end_text;
+    }
+    return line;
+  }
   template <class OtrEvent>
   std::string operator()(const OtrEvent& e) const {
     return e.account + ": " + OtrWords(ctx_, /*in_chat=*/false)(e);
@@ -323,10 +378,29 @@ std::string timestamped(const Context& ctx, const app::Event& event) {
 // --- account -------------------------------------------------------------------------
 
 int account_add(Context& ctx, const ParsedArgs& args) {
-  auto address = account_address(args.positional[0]);
-  if (!address) return report(address.error());
   app::AccountSettings settings;
-  settings.address = *address;
+  const std::string& text = args.positional[0];
+  if (args.has("sip") || without_sip_scheme(text) != text) {
+    // The engine checks it: user@domain, the user's case kept.
+    settings.protocol = "sip";
+    settings.address = without_sip_scheme(text);
+    const auto at = settings.address.find('@');
+    if (at == std::string::npos || at == 0 || at + 1 == settings.address.size()) {
+      return report(Error{Errc::invalid_argument,
+                          "\"" + text + "\" is not a SIP address; it looks like user@domain",
+                          {}});
+    }
+    for (std::size_t i = at + 1; i < settings.address.size(); ++i) {
+      settings.address[i] =
+          static_cast<char>(std::tolower(static_cast<unsigned char>(settings.address[i])));
+    }
+  } else {
+    auto address = account_address(text);
+    if (!address) return report(address.error());
+    settings.address = *address;
+  }
+  const std::string address_text = settings.address;
+  const std::string* address = &address_text;
   settings.remember_password = args.has("remember");
   if (auto applied = apply_server_options(args, settings); !applied) {
     return usage_error(ctx, applied.error().message);
@@ -374,12 +448,18 @@ int account_list(Context& ctx, const ParsedArgs&) {
   std::vector<std::vector<std::string>> rows{
       {"ADDRESS", "SERVER", "PASSWORD REMEMBERED", "PINNED CERTIFICATE (SHA-256)"}};
   for (const auto& account : accounts) {
+    const bool sip = account.protocol == "sip";
     std::string server = "DNS";
     if (!account.host.empty()) {
-      uint16_t port = account.port != 0 ? account.port : account.direct_tls ? 5223 : 5222;
+      uint16_t port = account.port;
+      if (port == 0) {
+        port =
+            sip ? (account.transport == "tls" ? 5061 : 5060) : (account.direct_tls ? 5223 : 5222);
+      }
       server = account.host + ":" + std::to_string(port);
     }
     if (account.direct_tls) server += " (direct TLS)";
+    if (sip) server += " (SIP over " + account.transport + ")";
     rows.push_back({account.address, server, account.remember_password ? "yes" : "no",
                     account.pinned_cert_sha256.empty() ? "-" : account.pinned_cert_sha256});
   }
@@ -827,9 +907,29 @@ int listen(Context& ctx, const ParsedArgs& args) {
   passwords.clear();
   if (listening.empty()) return kExitError;
 
+  // Calls are answered (and ended, held...) by typing on standard input.
+  LineSplitter lines([&](std::string& line) {
+    if (line.find_first_not_of(" \t") == std::string::npos) return;
+    if (line == "/quit" || line == "quit") {
+      return session.shut_down_async([&] { session.io().stop(); });
+    }
+    auto done = run_call_command(ctx.engine, line);
+    if (!done) {
+      std::cerr << "sotto: type answer, reject, busy, hangup, hold or resume, each with a call's "
+                   "id when there are several calls\n";
+    } else if (!*done) {
+      report(done->error());
+    }
+  });
+  std::optional<StdinReader> in;
+  if (stdin_is_ours()) {
+    in.emplace(
+        session.io(), [&](std::string& data) { lines.feed(data); }, [&] { lines.finish(); });
+  }
   session.on_interrupt([&] { session.shut_down_async([&] { session.io().stop(); }); });
   std::cerr << "Listening; press Ctrl-C to stop.\n";
   session.io().run();
+  if (in) in->stop();
   session.drain();
   return exit_code;
 }

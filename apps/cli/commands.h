@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <functional>
 #include <limits>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -67,6 +68,8 @@ inline constexpr Millis kServerAnswerTimeout{30000};
 // An account address as the engine spells it (bare, lowercase), or an error
 // in the user's words.
 [[nodiscard]] Result<std::string> account_address(std::string_view text);
+// "alice@example.org" for "sip:alice@example.org"; other text as it is.
+std::string without_sip_scheme(std::string_view address);
 // A contact's bare address.
 [[nodiscard]] Result<std::string> contact_address(std::string_view text);
 // An account of this profile; not_found names the command that adds it.
@@ -174,6 +177,25 @@ class OtrWords {
   const Context& ctx_;
   bool in_chat_;
 };
+
+// Calls (call_commands.cpp).
+int call(Context& ctx, const ParsedArgs& args);
+
+// What changed in a call, in a few words for the terminal ("ringing",
+// "connected (PCMU/8000)", "on hold", "held by them", "ended: busy"); empty
+// when nothing worth saying changed. Remembers each call until it ends.
+class CallPrinter {
+ public:
+  std::string operator()(const app::CallInfo& call);
+
+ private:
+  std::map<std::string, app::CallInfo> known_;
+};
+
+// A call command typed in `sotto listen`: answer, reject, busy, hangup, hold
+// or resume, each with an optional call id (or the start of one). nullopt
+// when the line is no call command.
+std::optional<Result<void>> run_call_command(app::Engine& engine, const std::string& line);
 
 // `sotto rpc` (rpc.cpp).
 int rpc(Context& ctx, const ParsedArgs& args);

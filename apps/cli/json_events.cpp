@@ -49,14 +49,36 @@ json contact_json(const app::Contact& contact) {
 }
 
 json account_json(const app::AccountSettings& account, app::AccountState state) {
-  return json{{"address", account.address},
-              {"protocol", account.protocol},
-              {"host", account.host},
-              {"port", account.port},
-              {"direct_tls", account.direct_tls},
-              {"pinned_cert_sha256", account.pinned_cert_sha256},
-              {"remember_password", account.remember_password},
-              {"state", std::string(app::to_string(state))}};
+  json out{{"address", account.address},
+           {"protocol", account.protocol},
+           {"host", account.host},
+           {"port", account.port},
+           {"direct_tls", account.direct_tls},
+           {"pinned_cert_sha256", account.pinned_cert_sha256},
+           {"remember_password", account.remember_password},
+           {"state", std::string(app::to_string(state))}};
+  if (account.protocol == "sip") {
+    out["transport"] = account.transport;
+    out["auth_user"] = account.auth_user;
+  }
+  return out;
+}
+
+json call_info_json(const app::CallInfo& call) {
+  json out{{"id", call.id},
+           {"account", call.account},
+           {"peer", call.peer},
+           {"peer_name", call.peer_name},
+           {"outgoing", call.outgoing},
+           {"state", std::string(app::to_string(call.state))},
+           {"on_hold", call.on_hold},
+           {"remote_hold", call.remote_hold},
+           {"start", iso8601_utc(call.start)}};
+  if (call.end_reason) out["end_reason"] = std::string(app::to_string(*call.end_reason));
+  if (!call.end_text.empty()) out["end_text"] = call.end_text;
+  if (!call.codec.empty()) out["codec"] = call.codec;
+  if (call.connected) out["connected"] = iso8601_utc(*call.connected);
+  return out;
 }
 
 json event_json(const app::Event& event) {
@@ -155,6 +177,9 @@ json event_json(const app::Event& event) {
           if (!e.fingerprint.empty()) out["fingerprint"] = e.fingerprint;
           if (e.error) out["error"] = error_json(*e.error);
           return out;
+        } else if constexpr (std::is_same_v<T, app::CallChanged>) {
+          return json{
+              {"type", "call"}, {"account", e.call.account}, {"call", call_info_json(e.call)}};
         } else {
           static_assert(kAlwaysFalse<T>, "every event needs a JSON shape");
         }

@@ -24,6 +24,8 @@ nlohmann::json error_json(const Error& error);
 nlohmann::json history_json(const app::HistoryMessage& message);
 nlohmann::json conversation_json(const app::ConversationSummary& conversation);
 nlohmann::json call_json(const app::CallEntry& call);
+// A call going on (or just ended): the "call" of the call event and call.list.
+nlohmann::json call_info_json(const app::CallInfo& call);
 nlohmann::json profile_json(const app::ProfileInfo& info);
 
 // Private conversations, for `sotto rpc` and `sotto otr ... --json`.

@@ -52,8 +52,9 @@ void print_help(std::ostream& out) {
   out << "Usage: sotto [--profile NAME] [-v|--verbose] [--debug] COMMAND [ARGS]\n"
          "\n"
          "Sotto is a private messenger. Each command below connects what it needs,\n"
-         "does its work, and disconnects; `listen`, `status`, `chat` and `rpc` stay\n"
-         "until Ctrl-C (or the end of standard input for chat and rpc).\n";
+         "does its work, and disconnects; `listen`, `status`, `chat`, `call` and `rpc`\n"
+         "stay until Ctrl-C (or the end of standard input for chat and rpc, the end of\n"
+         "the call for call).\n";
   std::string_view group;
   for (const auto& command : commands()) {
     std::string_view first = command.words.substr(0, command.words.find(' '));
@@ -66,7 +67,7 @@ void print_help(std::ostream& out) {
               : heading == "profile" ? "The profile (encrypted, with your history)"
               : heading == "history" ? "History"
               : heading == "otr"     ? "Private conversations (OTR)"
-                                     : "Messages and events")
+                                     : "Messages, calls and events")
           << ":\n";
     }
     out << "  " << usage_line(command) << "\n      " << command.summary << '\n';
@@ -190,7 +191,7 @@ int run(const std::vector<std::string>& args) {
     std::cerr << "sotto: " << opened.error().message << '\n';
     return kExitError;
   }
-  if (command->words == "chat") {
+  if (command->words == "chat" || command->words == "call" || command->words == "listen") {
     // Its lines are read from fd 0 with read(2) after the passwords were
     // read through std::cin: no stdio buffer may swallow them in between.
     std::setvbuf(stdin, nullptr, _IONBF, 0);
@@ -200,11 +201,13 @@ int run(const std::vector<std::string>& args) {
   if (int ready = prepare_profile(ctx, *parsed); ready != kExitOk) return ready;
   std::optional<SessionMarker> marker;
   const bool stays = command->words == "listen" || command->words == "status" ||
-                     command->words == "chat" || command->words == "rpc";
+                     command->words == "chat" || command->words == "rpc" ||
+                     command->words == "call";
   if (stays) marker.emplace(engine);
   // A quick command would quit before a new OTR key is ready and lose it;
   // `send` keeps the default, as it may have to go private first.
-  if (!stays && command->words != "send") engine.set_otr_keys_on_connect(false);
+  if ((!stays && command->words != "send") || command->words == "call")
+    engine.set_otr_keys_on_connect(false);
   return command->run(ctx, *parsed);
 }
 
@@ -220,10 +223,12 @@ const std::vector<OptionSpec>& global_options() {
 const std::vector<Command>& commands() {
   static const std::vector<Command> table{
       {"account add",
-       "ADDRESS [--host H] [--port P] [--direct-tls] [--pin SHA256] [--remember] [--no-verify] "
-       "[--password-stdin]",
-       "Add an account to this profile after checking that it can log in.",
-       server_options({{"no-verify"}}), 1, 1, account_add},
+       "ADDRESS [--sip [--transport udp|tcp|tls] [--auth-user U]] [--host H] [--port P] "
+       "[--direct-tls] [--pin SHA256] [--remember] [--no-verify] [--password-stdin]",
+       "Add an account to this profile after checking that it can log in (XMPP, or with\n"
+       "      --sip a SIP account user@domain; --host is then the outbound proxy).",
+       server_options({{"no-verify"}, {"sip"}, {"transport", true}, {"auth-user", true}}), 1, 1,
+       account_add},
       {"account list", "", "List the accounts of this profile.", {}, 0, 0, account_list},
       {"account remove",
        "ADDRESS",
@@ -436,11 +441,20 @@ const std::vector<Command>& commands() {
        send},
       {"listen",
        "[ACCOUNT...] [--json] [--password-stdin]",
-       "Go online (all accounts by default) and print every event until Ctrl-C.",
+       "Go online (all accounts by default) and print every event until Ctrl-C. Calls are\n"
+       "      handled by typing answer, reject, busy, hangup, hold or resume [CALL-ID].",
        {{"json"}},
        0,
        kMany,
        listen},
+      {"call",
+       "ACCOUNT ADDRESS [--password-stdin]",
+       "Call someone from a SIP account and stay until the call ends; type hold, resume or\n"
+       "      hangup (no audio yet: calls are signalling only for now).",
+       {},
+       2,
+       2,
+       call},
       {"chat",
        "ACCOUNT CONTACT [--password-stdin]",
        "Chat with a contact, a line at a time, privately with OTR; /help lists the\n"

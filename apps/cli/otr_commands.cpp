@@ -22,6 +22,7 @@
 
 #include "commands.h"
 #include "json_events.h"
+#include "stdin_reader.h"
 #include "terminal.h"
 
 namespace sotto::cli {
@@ -29,7 +30,6 @@ namespace {
 
 constexpr Millis kKeygenTimeout{600000};
 constexpr std::size_t kMaxChatLine = 256 * 1024;
-constexpr std::size_t kReadChunk = 16 * 1024;
 constexpr const char* kKeyChangedBanner =
     "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!";
 
@@ -473,93 +473,6 @@ int otr_import(Context& ctx, const ParsedArgs& args) {
 // chat
 
 namespace {
-
-// Reads standard input on a thread of its own and posts what it read to the
-// core thread. Unlike asio on fd 0, it leaves the terminal's file description
-// blocking (stdout usually shares it, and std::cout must not meet EAGAIN).
-class StdinReader {
- public:
-  // `on_data` gets each chunk read (it may hold a secret: wipe it), `on_end`
-  // the end of input; both run on the io_context's thread, never after stop().
-  StdinReader(asio::io_context& io, std::function<void(std::string&)> on_data,
-              std::function<void()> on_end)
-      : io_(io), on_data_(std::move(on_data)), on_end_(std::move(on_end)) {
-    if (::pipe2(wake_, O_CLOEXEC) != 0) {
-      wake_[0] = wake_[1] = -1;
-      asio::post(io_, [this] { deliver_end(); });
-      return;
-    }
-    thread_ = std::thread([this] { run(); });
-  }
-
-  ~StdinReader() {
-    stop();
-    if (wake_[0] >= 0) ::close(wake_[0]);
-    if (wake_[1] >= 0) ::close(wake_[1]);
-  }
-  StdinReader(const StdinReader&) = delete;
-  StdinReader& operator=(const StdinReader&) = delete;
-
-  // Stops reading; nothing is delivered afterwards.
-  void stop() {
-    {
-      std::lock_guard lock(mutex_);
-      stopped_ = true;
-    }
-    if (thread_.joinable()) {
-      const char byte = 0;
-      while (::write(wake_[1], &byte, 1) < 0 && errno == EINTR) {
-      }
-      thread_.join();
-    }
-  }
-
- private:
-  void run() {
-    std::string chunk(kReadChunk, '\0');
-    for (;;) {
-      pollfd fds[2] = {{STDIN_FILENO, POLLIN, 0}, {wake_[0], POLLIN, 0}};
-      if (::poll(fds, 2, -1) < 0) {
-        if (errno == EINTR) continue;
-        break;
-      }
-      if (fds[1].revents != 0) return;
-      const ssize_t n = ::read(STDIN_FILENO, chunk.data(), chunk.size());
-      if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-      if (n <= 0) break;
-      std::string data(chunk.data(), static_cast<std::size_t>(n));
-      std::fill_n(chunk.begin(), n, '\0');
-      std::lock_guard lock(mutex_);
-      if (stopped_) {
-        secure_wipe(data);
-        return;
-      }
-      asio::post(io_, [this, data = std::move(data)]() mutable {
-        if (!is_stopped()) on_data_(data);
-        secure_wipe(data);
-      });
-    }
-    std::lock_guard lock(mutex_);
-    if (!stopped_) asio::post(io_, [this] { deliver_end(); });
-  }
-
-  bool is_stopped() {
-    std::lock_guard lock(mutex_);
-    return stopped_;
-  }
-
-  void deliver_end() {
-    if (!is_stopped()) on_end_();
-  }
-
-  asio::io_context& io_;
-  std::function<void(std::string&)> on_data_;
-  std::function<void()> on_end_;
-  int wake_[2] = {-1, -1};
-  std::mutex mutex_;
-  bool stopped_ = false;
-  std::thread thread_;
-};
 
 // One conversation at the terminal. Lines typed on stdin arrive through
 // StdinReader (never a blocking read on the core thread); everything printed

@@ -243,14 +243,34 @@ class Params {
   json& params_;
 };
 
-// Account addresses as the engine spells them in events (lowercase, bare).
-std::string canonical(const std::string& address) {
-  auto jid = Jid::parse(address);
-  return jid ? jid->bare_str() : address;
+// "alice@example.org" for "sip:alice@example.org".
+std::string without_sip_scheme(const std::string& address) {
+  if (address.size() > 4 &&
+      (address.compare(0, 4, "sip:") == 0 || address.compare(0, 4, "SIP:") == 0))
+    return address.substr(4);
+  return address;
 }
 
 class RpcServer {
  public:
+  // Account addresses as the engine spells them in events: the stored
+  // address of a known account (XMPP addresses compare without case), else
+  // the bare, lower-cased form.
+  std::string canonical(const std::string& address) const {
+    const std::string key = without_sip_scheme(address);
+    const auto accounts = engine_.accounts();
+    for (const auto& account : accounts) {
+      if (account.address == key) return key;
+    }
+    auto jid = Jid::parse(key);
+    if (!jid) return key;
+    for (const auto& account : accounts) {
+      auto other = Jid::parse(account.address);
+      if (other && other->bare() == jid->bare()) return account.address;
+    }
+    return jid->bare_str();
+  }
+
   explicit RpcServer(Context& ctx)
       : ctx_(ctx),
         engine_(ctx.engine),
@@ -292,12 +312,14 @@ class RpcServer {
     static const std::map<std::string, MethodSpec, std::less<>> table{
         {"account.add",
          {&RpcServer::account_add,
-          {"address", "password", "host", "port", "direct_tls", "pin", "remember"}}},
+          {"address", "password", "host", "port", "direct_tls", "pin", "remember", "protocol",
+           "transport", "auth_user"}}},
         {"account.list", {&RpcServer::account_list, {}}},
         {"account.remove", {&RpcServer::account_remove, {"address"}}},
         {"account.register",
          {&RpcServer::account_register,
-          {"address", "password", "host", "port", "direct_tls", "pin", "remember"}}},
+          {"address", "password", "host", "port", "direct_tls", "pin", "remember", "protocol",
+           "transport", "auth_user"}}},
         {"account.connect",
          {&RpcServer::account_connect, {"address", "password", "availability", "status", "wait"}}},
         {"account.disconnect", {&RpcServer::account_disconnect, {"address"}}},
@@ -314,6 +336,12 @@ class RpcServer {
         {"presence.set", {&RpcServer::presence_set, {"account", "availability", "status"}}},
         {"message.send", {&RpcServer::message_send, {"account", "to", "body"}}},
         {"engine.unacked", {&RpcServer::engine_unacked, {}}},
+        {"call.start", {&RpcServer::call_start, {"account", "to"}}},
+        {"call.answer", {&RpcServer::call_answer, {"id"}}},
+        {"call.reject", {&RpcServer::call_reject, {"id", "busy"}}},
+        {"call.hangup", {&RpcServer::call_hangup, {"id"}}},
+        {"call.hold", {&RpcServer::call_hold, {"id", "on"}}},
+        {"call.list", {&RpcServer::call_list, {}}},
         {"profile.info", {&RpcServer::profile_info, {}}},
         {"profile.unlock", {&RpcServer::profile_unlock, {"password"}}},
         {"profile.lock", {&RpcServer::profile_lock, {}}},
@@ -501,6 +529,12 @@ class RpcServer {
     settings.direct_tls = p.flag("direct_tls");
     settings.pinned_cert_sha256 = p.optional_string("pin").value_or("");
     settings.remember_password = p.flag("remember");
+    settings.protocol = p.optional_string("protocol").value_or("xmpp");
+    if (settings.protocol != "xmpp" && settings.protocol != "sip")
+      throw InvalidParams{"'protocol' must be xmpp or sip"};
+    settings.transport = p.optional_string("transport").value_or("udp");
+    settings.auth_user = p.optional_string("auth_user").value_or("");
+    if (settings.protocol == "sip") settings.address = without_sip_scheme(settings.address);
     return settings;
   }
 
@@ -682,6 +716,35 @@ class RpcServer {
     auto sent = engine_.send_message(account, to, p.string("body"));
     if (!sent) return reply.error(sent.error());
     reply.ok(json{{"id", sent->id}, {"encrypted", sent->encrypted}, {"held", sent->held}});
+  }
+
+  // --- calls ---------------------------------------------------------------------
+
+  void call_start(Params& p, const Reply& reply) {
+    const std::string account = p.string("account");
+    auto id = engine_.call(account, p.string("to"));
+    if (!id) return reply.error(id.error());
+    reply.ok(json{{"id", *id}});
+  }
+
+  void call_answer(Params& p, const Reply& reply) {
+    reply.done()(engine_.answer_call(p.string("id")));
+  }
+
+  void call_reject(Params& p, const Reply& reply) {
+    const std::string id = p.string("id");
+    reply.done()(engine_.reject_call(id, p.flag("busy")));
+  }
+
+  void call_hangup(Params& p, const Reply& reply) { reply.done()(engine_.hang_up(p.string("id"))); }
+
+  void call_hold(Params& p, const Reply& reply) {
+    const std::string id = p.string("id");
+    reply.done()(engine_.hold_call(id, p.required_flag("on")));
+  }
+
+  void call_list(Params&, const Reply& reply) {
+    reply.ok(json_array(engine_.calls(), call_info_json));
   }
 
   void engine_unacked(Params&, const Reply& reply) {

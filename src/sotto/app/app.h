@@ -38,13 +38,18 @@ std::string_view to_string(Availability availability);
 std::optional<Availability> parse_availability(std::string_view text);
 
 struct AccountSettings {
-  std::string protocol = "xmpp";
-  std::string address;  // bare JID
-  std::string host;     // server override; empty = DNS SRV
+  std::string protocol = "xmpp";  // "xmpp" or "sip"
+  // XMPP: the bare JID. SIP: the address of record without "sip:",
+  // user@domain. Addresses are unique across protocols.
+  std::string address;
+  std::string host;  // XMPP: server override; SIP: outbound proxy; empty = DNS SRV
   uint16_t port = 0;
-  bool direct_tls = false;
+  bool direct_tls = false;  // XMPP only
   std::string pinned_cert_sha256;
   bool remember_password = false;
+  // SIP only.
+  std::string transport = "udp";  // "udp", "tcp" or "tls"
+  std::string auth_user;          // digest user name when it is not the address's user
 };
 
 struct Contact {
@@ -109,6 +114,46 @@ struct CallEntry {
   std::optional<std::chrono::system_clock::time_point> end;
   std::string reason;
   bool secured = false;
+};
+
+// Calls (SIP; media and ZRTP come with the media engine).
+
+enum class CallState {
+  calling,   // we are calling; the other side was not reached yet
+  ringing,   // we are calling and it rings there
+  incoming,  // it rings here: answer or reject
+  active,    // connected (see on_hold / remote_hold)
+  ended,     // see end_reason
+};
+std::string_view to_string(CallState state);
+
+enum class CallEndReason {
+  hung_up,         // by us
+  remote_hung_up,  // by them
+  cancelled,       // the caller gave up before it was answered
+  busy,
+  declined,
+  no_answer,
+  not_found,     // no such user, or not reachable now
+  unacceptable,  // no audio format in common
+  failed,        // network, server or protocol failure (see end_text)
+};
+std::string_view to_string(CallEndReason reason);
+
+struct CallInfo {
+  std::string id;  // unique in the process
+  std::string account;
+  std::string peer;  // user@domain (no "sip:")
+  std::string peer_name;
+  bool outgoing = false;
+  CallState state = CallState::calling;
+  bool on_hold = false;      // we put it on hold
+  bool remote_hold = false;  // they did
+  std::optional<CallEndReason> end_reason;
+  std::string end_text;  // for people: "busy", "the server did not answer"
+  std::string codec;     // negotiated, "PCMU/8000", once active
+  std::chrono::system_clock::time_point start;
+  std::optional<std::chrono::system_clock::time_point> connected;
 };
 
 // Private conversations (OTR, see docs/otr.md).
@@ -292,10 +337,16 @@ struct OtrKeyState {
   std::optional<Error> error;
 };
 
-using Event = std::variant<AccountStateChanged, ContactsLoaded, ContactChanged, ContactRemoved,
-                           PresenceChanged, AuthorizationRequested, AuthorizationDenied,
-                           MessageReceived, MessageStateChanged, PrivacyChanged, OtrNewFingerprint,
-                           OtrKeyChanged, SmpProgress, MessageHeld, OtrProblem, OtrKeyState>;
+// A call began, changed state or ended (state ended: the last event for it).
+struct CallChanged {
+  CallInfo call;
+};
+
+using Event =
+    std::variant<AccountStateChanged, ContactsLoaded, ContactChanged, ContactRemoved,
+                 PresenceChanged, AuthorizationRequested, AuthorizationDenied, MessageReceived,
+                 MessageStateChanged, PrivacyChanged, OtrNewFingerprint, OtrKeyChanged, SmpProgress,
+                 MessageHeld, OtrProblem, OtrKeyState, CallChanged>;
 
 // ---------------------------------------------------------------------------
 // Capabilities (Jitsi's operation sets, typed)
@@ -308,6 +359,9 @@ class InstantMessaging {
   virtual std::string send_message(const std::string& to, std::string body,
                                    std::string id = {}) = 0;
   virtual std::size_t unacknowledged_messages() const = 0;
+  // The largest message body the transport carries safely, in bytes (OTR
+  // splits what is longer into fragments); 0: no limit of its own.
+  virtual std::size_t max_message_size() const { return 0; }
 };
 
 class Roster {
@@ -338,6 +392,23 @@ class PasswordChange {
   virtual ~PasswordChange() = default;
   virtual void change_password(std::string new_password,
                                std::function<void(Result<void>)> done) = 0;
+};
+
+// Calls. Each change is a CallChanged event.
+class Telephony {
+ public:
+  virtual ~Telephony() = default;
+  // Calls `to` (user@domain, sip:user@domain, or a user on the account's
+  // domain); returns the call's id.
+  virtual Result<std::string> call(const std::string& to) = 0;
+  virtual Result<void> answer(const std::string& id) = 0;
+  // An incoming call not answered yet: busy (486) or declined (603).
+  virtual Result<void> reject(const std::string& id, bool busy) = 0;
+  // Ends any call: cancels one not answered yet, declines an incoming one.
+  virtual Result<void> hang_up(const std::string& id) = 0;
+  virtual Result<void> hold(const std::string& id, bool on) = 0;
+  // Calls not ended yet.
+  virtual std::vector<CallInfo> calls() const = 0;
 };
 
 class Provider {
@@ -438,6 +509,8 @@ class Engine {
   [[nodiscard]] Result<std::int64_t> delete_history(const std::string& account,
                                                     const std::string& peer);
   [[nodiscard]] Result<std::int64_t> delete_all_history();
+  // Calls are logged when they end (and when they start) unless history is
+  // off globally or for the contact.
   [[nodiscard]] Result<std::vector<CallEntry>> call_history(std::size_t limit);
   [[nodiscard]] Result<std::int64_t> delete_call_history();
 
@@ -487,6 +560,15 @@ class Engine {
   [[nodiscard]] Result<SentMessage> send_message(const std::string& account, const std::string& to,
                                                  std::string body);
   std::size_t unacknowledged_messages() const;
+
+  // --- Calls (accounts with Telephony: SIP). CallChanged events follow
+  // every change; ids are unique across accounts.
+  [[nodiscard]] Result<std::string> call(const std::string& account, const std::string& to);
+  [[nodiscard]] Result<void> answer_call(const std::string& id);
+  [[nodiscard]] Result<void> reject_call(const std::string& id, bool busy = false);
+  [[nodiscard]] Result<void> hang_up(const std::string& id);
+  [[nodiscard]] Result<void> hold_call(const std::string& id, bool on);
+  std::vector<CallInfo> calls() const;  // not ended yet, every account
 
   // --- Private conversations (OTR). Keys and trust live in the profile.
   // The policy for contacts without one of their own.

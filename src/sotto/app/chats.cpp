@@ -25,11 +25,11 @@ namespace {
 constexpr std::string_view kLog = "chats";
 constexpr std::string_view kInternalId = "otr-";
 constexpr const char* kPolicySetting = "otr_policy";
-constexpr const char* kProtocol = "xmpp";
-// Encrypted bodies above this are split into OTR fragments. Servers refuse
+// Encrypted bodies above this are split into OTR fragments, unless the
+// account's transport asks for less (SIP MESSAGE over UDP). Servers refuse
 // big stanzas (Prosody: 256 KiB by default) and close the stream on them;
 // 32 KiB of base64 is far below any limit met in practice.
-constexpr std::size_t kXmppFragmentBytes = 32 * 1024;
+constexpr std::size_t kStreamFragmentBytes = 32 * 1024;
 // The kinds of blobs in the profile's otr table.
 constexpr std::string_view kKeys = "keys";
 constexpr std::string_view kTrust = "trust";
@@ -247,9 +247,9 @@ Result<OtrAccount*> Engine::Impl::otr_account(const std::string& account) {
   OtrAccount* raw = state.get();
   otr::Options options;
   options.account = account;
-  options.protocol = kProtocol;
+  options.protocol = otr_protocol(account);
   options.policy = to_otr(default_otr_policy);
-  options.max_message_size = kXmppFragmentBytes;
+  options.max_message_size = otr_fragment_size(account);
   otr::Callbacks callbacks;
   callbacks.send = [raw](const std::string& to, const std::string& body) {
     raw->pending.emplace_back(OtrAccount::Send{to, body});
@@ -290,6 +290,25 @@ Result<OtrAccount*> Engine::Impl::otr_account(const std::string& account) {
   }
   state->pending.clear();  // imports report nothing worth sending on
   return otr.emplace(account, std::move(state)).first->second.get();
+}
+
+std::size_t Engine::Impl::otr_fragment_size(const std::string& account) {
+  Provider* p = provider(account);
+  auto* im = p ? p->get<InstantMessaging>() : nullptr;
+  const std::size_t limit = im ? im->max_message_size() : 0;
+  return limit != 0 ? limit : kStreamFragmentBytes;
+}
+
+void Engine::Impl::otr_fit_messages(const std::string& account) {
+  if (OtrAccount* state = existing_otr(account))
+    state->engine->set_max_message_size(otr_fragment_size(account));
+}
+
+// libotr's name for the account's protocol (keys and trust are per account
+// and protocol).
+std::string Engine::Impl::otr_protocol(const std::string& account) {
+  StoredAccount* stored = find(account);
+  return stored != nullptr ? stored->settings.protocol : "xmpp";
 }
 
 template <class F>
@@ -934,7 +953,7 @@ Result<OtrImported> Engine::import_pidgin_otr(
   if (keys) {
     auto text = read_small_file(*keys);
     if (!text) return tl::unexpected(text.error());
-    auto found = otr::pidgin_keys_for(*text, account, kProtocol);
+    auto found = otr::pidgin_keys_for(*text, account, impl_->otr_protocol(account));
     secure_wipe(*text);
     if (!found) return tl::unexpected(found.error());
     if (found->count > 0) {
@@ -952,7 +971,7 @@ Result<OtrImported> Engine::import_pidgin_otr(
   if (fingerprints) {
     auto text = read_small_file(*fingerprints);
     if (!text) return tl::unexpected(text.error());
-    auto found = otr::pidgin_fingerprints_for(*text, account, kProtocol);
+    auto found = otr::pidgin_fingerprints_for(*text, account, impl_->otr_protocol(account));
     if (!found) return tl::unexpected(found.error());
     if (found->count > 0) {
       if (auto loaded = engine.import_trust(found->blob); !loaded)

@@ -2,6 +2,7 @@
 
 #include "sotto/app/app.h"
 #include "sotto/app/engine_impl.h"
+#include "sotto/app/sip_provider.h"
 #include "sotto/app/xmpp_provider.h"
 #include "sotto/xmpp/xmpp.h"
 
@@ -11,9 +12,51 @@ namespace {
 constexpr std::string_view kLog = "app";
 constexpr const char* kPacketLogging = "packet_logging";
 
+Result<void> validate_pin(AccountSettings& settings) {
+  if (settings.pinned_cert_sha256.empty()) return {};
+  auto normalized = normalize_fingerprint(settings.pinned_cert_sha256);
+  if (!normalized || normalized->size() != 64)
+    return fail(Errc::invalid_argument, "a certificate fingerprint is 64 hex digits (SHA-256)");
+  settings.pinned_cert_sha256 = *normalized;
+  return {};
+}
+
+std::string lower(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
+// A SIP address of record: user@domain. The user part keeps its case (it is
+// case-sensitive in SIP); the domain is lower-cased.
+Result<AccountSettings> validate_sip(AccountSettings settings) {
+  settings.address = without_uri_scheme(settings.address);
+  const std::string& address = settings.address;
+  const auto at = address.find('@');
+  const bool clean = std::none_of(address.begin(), address.end(), [](char c) {
+    return static_cast<unsigned char>(c) <= 0x20 || c == 0x7F || c == '<' || c == '>' || c == ';' ||
+           c == '/' || c == '?' || c == '"';
+  });
+  if (!clean || at == std::string::npos || at == 0 || at + 1 == address.size() ||
+      address.find('@', at + 1) != std::string::npos ||
+      address.find(':', at) != std::string::npos) {
+    return fail(Errc::invalid_argument,
+                "\"" + address + "\" is not a SIP address; it looks like user@domain");
+  }
+  settings.address = address.substr(0, at + 1) + lower(address.substr(at + 1));
+  settings.transport = settings.transport.empty() ? "udp" : lower(settings.transport);
+  if (settings.transport != "udp" && settings.transport != "tcp" && settings.transport != "tls")
+    return fail(Errc::invalid_argument, "a SIP transport is udp, tcp or tls");
+  if (settings.direct_tls)
+    return fail(Errc::invalid_argument, "direct TLS is for XMPP; SIP over TLS is transport tls");
+  if (auto pin = validate_pin(settings); !pin) return tl::unexpected(pin.error());
+  return settings;
+}
+
 Result<AccountSettings> validate(AccountSettings settings) {
+  if (settings.protocol == "sip") return validate_sip(std::move(settings));
   if (settings.protocol != "xmpp")
-    return fail(Errc::not_supported, "only XMPP accounts are supported so far");
+    return fail(Errc::not_supported,
+                "an account's protocol is xmpp or sip, not \"" + settings.protocol + "\"");
   auto jid = Jid::parse(settings.address);
   if (!jid) return tl::unexpected(jid.error());
   if (jid->local().empty() || !jid->is_bare())
@@ -21,12 +64,9 @@ Result<AccountSettings> validate(AccountSettings settings) {
         Errc::invalid_argument,
         "\"" + settings.address + "\" is not an account address; it looks like name@server");
   settings.address = jid->bare_str();
-  if (!settings.pinned_cert_sha256.empty()) {
-    auto normalized = normalize_fingerprint(settings.pinned_cert_sha256);
-    if (!normalized || normalized->size() != 64)
-      return fail(Errc::invalid_argument, "a certificate fingerprint is 64 hex digits (SHA-256)");
-    settings.pinned_cert_sha256 = *normalized;
-  }
+  settings.transport.clear();
+  settings.auth_user.clear();
+  if (auto pin = validate_pin(settings); !pin) return tl::unexpected(pin.error());
   return settings;
 }
 
@@ -101,18 +141,33 @@ void Engine::Impl::emit(const Event& event) {
   }
 }
 
+std::string without_uri_scheme(std::string_view address) {
+  if (address.size() > 4 && (address[0] == 's' || address[0] == 'S') &&
+      (address[1] == 'i' || address[1] == 'I') && (address[2] == 'p' || address[2] == 'P') &&
+      address[3] == ':') {
+    address.remove_prefix(4);
+  }
+  return std::string(address);
+}
+
 StoredAccount* Engine::Impl::find(const std::string& address) {
-  auto jid = Jid::parse(address);
-  std::string key = jid ? jid->bare_str() : address;
+  const std::string key = without_uri_scheme(address);
   for (auto& account : accounts) {
     if (account.settings.address == key) return &account;
+  }
+  // Spelled differently: XMPP addresses compare without case.
+  auto jid = Jid::parse(key);
+  if (!jid) return nullptr;
+  for (auto& account : accounts) {
+    auto other = Jid::parse(account.settings.address);
+    if (other && other->bare() == jid->bare()) return &account;
   }
   return nullptr;
 }
 
 Provider* Engine::Impl::provider(const std::string& address) {
-  auto jid = Jid::parse(address);
-  auto it = providers.find(jid ? jid->bare_str() : address);
+  StoredAccount* account = find(address);
+  auto it = providers.find(account != nullptr ? account->settings.address : address);
   return it == providers.end() ? nullptr : it->second.get();
 }
 
@@ -185,19 +240,52 @@ Result<void> Engine::set_packet_logging(bool on) {
 
 std::unique_ptr<Provider> Engine::Impl::make_provider(const StoredAccount& account,
                                                       std::string password) {
-  auto provider =
-      std::make_unique<XmppProvider>(io.get_executor(), account.settings, std::move(password),
-                                     [this](Event event) { on_provider_event(std::move(event)); });
   std::string address = account.settings.address;
-  provider->on_password_changed = [this, address](const std::string& new_password) {
-    StoredAccount* stored = find(address);
-    if (stored == nullptr || !stored->settings.remember_password) return;
-    secure_wipe(stored->password);
-    stored->password = new_password;
-    if (auto saved = persist(*stored); !saved) log::error(kLog, saved.error().message);
-  };
-  capture_packets(address, *provider);
-  return provider;
+  auto emit_event = [this](Event event) { on_provider_event(std::move(event)); };
+  std::unique_ptr<Provider> made;
+  if (account.settings.protocol == "sip") {
+    made = std::make_unique<SipProvider>(io.get_executor(), account.settings, std::move(password),
+                                         std::move(emit_event));
+  } else {
+    auto provider = std::make_unique<XmppProvider>(io.get_executor(), account.settings,
+                                                   std::move(password), std::move(emit_event));
+    provider->on_password_changed = [this, address](const std::string& new_password) {
+      StoredAccount* stored = find(address);
+      if (stored == nullptr || !stored->settings.remember_password) return;
+      secure_wipe(stored->password);
+      stored->password = new_password;
+      if (auto saved = persist(*stored); !saved) log::error(kLog, saved.error().message);
+    };
+    made = std::move(provider);
+  }
+  capture_packets(address, *made);
+  return made;
+}
+
+void Engine::Impl::end_calls(const std::string& account) {
+  Provider* p = provider(account);
+  auto* telephony = p ? p->get<Telephony>() : nullptr;
+  if (telephony == nullptr) return;
+  for (const CallInfo& call : telephony->calls()) {
+    // Handlers of the events may take the account away: look it up again.
+    p = provider(account);
+    telephony = p ? p->get<Telephony>() : nullptr;
+    if (telephony == nullptr) return;
+    if (auto ended = telephony->hang_up(call.id); !ended)
+      log::warn(kLog, "could not end a call: " + ended.error().message);
+  }
+}
+
+Result<Telephony*> Engine::Impl::telephony_with(const std::string& call) {
+  if (auto ok = require_unlocked(); !ok) return tl::unexpected(ok.error());
+  for (auto& [address, provider] : providers) {
+    auto* telephony = provider->get<Telephony>();
+    if (telephony == nullptr) continue;
+    for (const CallInfo& info : telephony->calls()) {
+      if (info.id == call) return telephony;
+    }
+  }
+  return fail(Errc::not_found, "there is no call " + call + " (it may have ended)");
 }
 
 Engine::Engine(asio::io_context& io, std::string profile,
@@ -277,6 +365,11 @@ void Engine::register_account(AccountSettings settings, std::string password,
   if (auto ok = impl_->require_unlocked(); !ok) return done(ok);
   auto valid = validate(std::move(settings));
   if (!valid) return done(tl::unexpected(valid.error()));
+  if (valid->protocol != "xmpp") {
+    return done(fail(Errc::not_supported,
+                     "only XMPP accounts can be created from Sotto; a " + valid->protocol +
+                         " account is made with its provider, then added here"));
+  }
   if (impl_->find(valid->address) != nullptr)
     return done(fail(Errc::already_exists, valid->address + " is already set up here"));
   if (password.empty()) return done(fail(Errc::invalid_argument, "the password is empty"));
@@ -340,6 +433,7 @@ Result<void> Engine::connect(const std::string& address, std::optional<std::stri
     auto provider = impl_->make_provider(*account, std::move(secret));
     p = provider.get();
     impl_->providers.emplace(key, std::move(provider));
+    impl_->otr_fit_messages(key);
   }
   p->connect(availability, std::move(status));
   return {};
@@ -350,6 +444,7 @@ void Engine::disconnect(const std::string& address) {
   if (p == nullptr) return;
   // Tell the contacts first, while the stream still carries it.
   const std::string account = p->account();
+  impl_->end_calls(account);
   impl_->otr_end_all(account);
   if ((p = impl_->provider(account)) != nullptr) p->disconnect();
 }
@@ -358,6 +453,7 @@ void Engine::disconnect_all() {
   std::vector<std::string> addresses;
   for (const auto& [address, provider] : impl_->providers) addresses.push_back(address);
   for (const std::string& address : addresses) {
+    impl_->end_calls(address);
     impl_->otr_end_all(address);
     if (Provider* p = impl_->provider(address)) p->disconnect();
   }
@@ -366,8 +462,10 @@ void Engine::disconnect_all() {
 void Engine::change_password(const std::string& address, std::string new_password,
                              std::function<void(Result<void>)> done) {
   if (new_password.empty()) return done(fail(Errc::invalid_argument, "the new password is empty"));
-  auto change =
-      impl_->capability<PasswordChange>(address, "this account's server cannot change passwords");
+  auto change = impl_->capability<PasswordChange>(
+      address,
+      "this account cannot change its password from Sotto; change it where the account was "
+      "made (SIP has no way to do it), then connect with the new one");
   if (!change) return done(tl::unexpected(change.error()));
   (*change)->change_password(std::move(new_password), std::move(done));
 }
@@ -449,7 +547,7 @@ Result<void> Engine::set_presence(const std::string& account, Availability avail
 
 Result<SentMessage> Engine::send_message(const std::string& account, const std::string& to,
                                          std::string body) {
-  auto jid = Jid::parse(to);
+  auto jid = Jid::parse(without_uri_scheme(to));
   if (!jid) return tl::unexpected(jid.error());
   if (body.empty()) return fail(Errc::invalid_argument, "the message is empty");
   Provider* p = impl_->provider(account);
@@ -475,6 +573,94 @@ std::size_t Engine::unacknowledged_messages() const {
     if (auto* im = provider->get<InstantMessaging>()) count += im->unacknowledged_messages();
   }
   return count;
+}
+
+}  // namespace sotto::app
+
+namespace sotto::app {
+
+// ---------------------------------------------------------------------------
+// Calls
+
+std::string_view to_string(CallState state) {
+  switch (state) {
+    case CallState::calling:
+      return "calling";
+    case CallState::ringing:
+      return "ringing";
+    case CallState::incoming:
+      return "incoming";
+    case CallState::active:
+      return "active";
+    case CallState::ended:
+      return "ended";
+  }
+  return "?";
+}
+
+std::string_view to_string(CallEndReason reason) {
+  switch (reason) {
+    case CallEndReason::hung_up:
+      return "hung_up";
+    case CallEndReason::remote_hung_up:
+      return "remote_hung_up";
+    case CallEndReason::cancelled:
+      return "cancelled";
+    case CallEndReason::busy:
+      return "busy";
+    case CallEndReason::declined:
+      return "declined";
+    case CallEndReason::no_answer:
+      return "no_answer";
+    case CallEndReason::not_found:
+      return "not_found";
+    case CallEndReason::unacceptable:
+      return "unacceptable";
+    case CallEndReason::failed:
+      return "failed";
+  }
+  return "?";
+}
+
+Result<std::string> Engine::call(const std::string& account, const std::string& to) {
+  auto telephony = impl_->capability<Telephony>(account, "this account cannot make calls");
+  if (!telephony) return tl::unexpected(telephony.error());
+  return (*telephony)->call(to);
+}
+
+Result<void> Engine::answer_call(const std::string& id) {
+  auto telephony = impl_->telephony_with(id);
+  if (!telephony) return tl::unexpected(telephony.error());
+  return (*telephony)->answer(id);
+}
+
+Result<void> Engine::reject_call(const std::string& id, bool busy) {
+  auto telephony = impl_->telephony_with(id);
+  if (!telephony) return tl::unexpected(telephony.error());
+  return (*telephony)->reject(id, busy);
+}
+
+Result<void> Engine::hang_up(const std::string& id) {
+  auto telephony = impl_->telephony_with(id);
+  if (!telephony) return tl::unexpected(telephony.error());
+  return (*telephony)->hang_up(id);
+}
+
+Result<void> Engine::hold_call(const std::string& id, bool on) {
+  auto telephony = impl_->telephony_with(id);
+  if (!telephony) return tl::unexpected(telephony.error());
+  return (*telephony)->hold(id, on);
+}
+
+std::vector<CallInfo> Engine::calls() const {
+  std::vector<CallInfo> out;
+  for (const auto& [address, provider] : impl_->providers) {
+    if (auto* telephony = provider->get<Telephony>()) {
+      auto calls = telephony->calls();
+      out.insert(out.end(), calls.begin(), calls.end());
+    }
+  }
+  return out;
 }
 
 }  // namespace sotto::app

@@ -21,6 +21,9 @@
 
 namespace sotto::app {
 
+// "alice@example.org" for "sip:alice@example.org"; other text as it is.
+std::string without_uri_scheme(std::string_view address);
+
 struct StoredAccount {
   AccountSettings settings;
   std::string password;  // empty unless remembered
@@ -75,6 +78,8 @@ struct Engine::Impl {
   std::map<std::string, std::unique_ptr<Provider>> providers;
   std::map<Subscription, std::function<void(const Event&)>> handlers;
   Subscription next_handler = 1;
+  // Calls being logged: call id -> row in the call history (0: not logged).
+  std::map<std::string, std::int64_t> call_rows;
   // Delivery states that arrived before their message was logged
   // (account, peer, id) -> state.
   std::map<std::tuple<std::string, std::string, std::string>, DeliveryState> early_states;
@@ -129,6 +134,10 @@ struct Engine::Impl {
     return capability<Roster>(account, "this account has no contact list");
   }
   std::unique_ptr<Provider> make_provider(const StoredAccount& account, std::string password);
+  // Hangs up the account's calls (before it goes offline or the profile locks).
+  void end_calls(const std::string& account);
+  // The Telephony of the account that has the call `call`.
+  Result<Telephony*> telephony_with(const std::string& call);
 
   // --- The packet log (engine.cpp)
   // The setting, read when the profile unlocks (from load()).
@@ -166,6 +175,8 @@ struct Engine::Impl {
   Result<bool> contact_logging(const std::string& account, const std::string& peer);
   void log_sent(const std::string& account, const std::string& peer, const std::string& id,
                 const std::string& body, bool encrypted);
+  // A call row when a call starts, finished when it ends.
+  void record_call(const CallInfo& call);
 
   // --- chats.cpp
   // The account's OTR state, made (keys and trust read from the profile)
@@ -176,6 +187,11 @@ struct Engine::Impl {
   template <class F>
   auto otr_call(const std::string& account, OtrAccount& state, F f);
   void otr_dispatch(const std::string& account, OtrAccount& state);
+  // The size OTR fragments messages at: what the account's transport carries.
+  std::size_t otr_fragment_size(const std::string& account);
+  // Applies otr_fragment_size() to the account's OTR state, if it has one.
+  void otr_fit_messages(const std::string& account);
+  std::string otr_protocol(const std::string& account);
   void otr_arm_timer(const std::string& account, OtrAccount& state);
   // The contact's own policy into the engine (once); an error means it is
   // unknown, and nothing may be sent on a guess.

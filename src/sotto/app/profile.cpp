@@ -36,6 +36,8 @@ std::string settings_json(const AccountSettings& s) {
                       {"direct_tls", s.direct_tls},
                       {"pinned_cert_sha256", s.pinned_cert_sha256},
                       {"remember_password", s.remember_password}};
+  if (!s.transport.empty()) json["transport"] = s.transport;
+  if (!s.auth_user.empty()) json["auth_user"] = s.auth_user;
   return json.dump();
 }
 
@@ -50,6 +52,10 @@ AccountSettings parse_settings(const store::AccountRecord& record) {
     s.direct_tls = json.value("direct_tls", false);
     s.pinned_cert_sha256 = json.value("pinned_cert_sha256", "");
     s.remember_password = json.value("remember_password", false);
+    s.transport = json.value("transport", s.protocol == "sip" ? "udp" : "");
+    s.auth_user = json.value("auth_user", "");
+  } else if (s.protocol != "sip") {
+    s.transport.clear();
   }
   return s;
 }
@@ -352,6 +358,8 @@ void Engine::Impl::record(const Event& event) {
     auto stored = profile->add_message(m);
     secure_wipe(m.body);
     if (!stored) log::warn(kLog, "could not log a message: " + stored.error().message);
+  } else if (const auto* call = std::get_if<CallChanged>(&event)) {
+    record_call(call->call);
   } else if (const auto* changed = std::get_if<MessageStateChanged>(&event)) {
     if (changed->state == DeliveryState::queued) return;
     if (!begin_history_write()) return;
@@ -364,6 +372,36 @@ void Engine::Impl::record(const Event& event) {
       if (early_states.size() > 1000) early_states.clear();
       early_states[std::make_tuple(changed->account, changed->peer, changed->id)] = changed->state;
     }
+  }
+}
+
+void Engine::Impl::record_call(const CallInfo& call) {
+  auto it = call_rows.find(call.id);
+  if (it == call_rows.end()) {
+    std::int64_t row = 0;
+    if (logging_on(call.account, call.peer) && begin_history_write()) {
+      store::CallRecord record;
+      record.account = call.account;
+      record.peer = call.peer;
+      record.outgoing = call.outgoing;
+      record.start_ms = to_ms(call.start);
+      auto added = profile->add_call(record);
+      if (added) {
+        row = *added;
+      } else {
+        log::warn(kLog, "could not log a call: " + added.error().message);
+      }
+    }
+    it = call_rows.emplace(call.id, row).first;
+  }
+  if (call.state != CallState::ended) return;
+  const std::int64_t row = it->second;
+  call_rows.erase(it);
+  if (row == 0 || !begin_history_write()) return;
+  // Media encryption (ZRTP) comes with the media engine: no call is secured yet.
+  if (auto finished = profile->finish_call(row, to_ms(Clock::now()), call.end_text, false);
+      !finished) {
+    log::warn(kLog, "could not log the end of a call: " + finished.error().message);
   }
 }
 
@@ -459,6 +497,7 @@ void Engine::unlock(std::string master_password, std::function<void(Result<void>
 void Engine::lock() {
   std::vector<std::string> addresses;
   for (const auto& [address, provider] : impl_->providers) addresses.push_back(address);
+  for (const std::string& address : addresses) impl_->end_calls(address);
   for (const std::string& address : addresses) impl_->otr_end_all(address);
   for (auto& [address, provider] : impl_->providers) provider->disconnect();
   impl_->providers.clear();
@@ -466,6 +505,7 @@ void Engine::lock() {
   impl_->flush_history();
   impl_->forget_accounts();
   impl_->early_states.clear();
+  impl_->call_rows.clear();
   impl_->packet_log.close();
   if (impl_->profile) impl_->profile->lock();
 }
