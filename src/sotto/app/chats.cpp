@@ -768,6 +768,17 @@ void Engine::Impl::finish_key(const std::string& account, const std::weak_ptr<in
   if (result) {
     log::info(kLog, "a new OTR key is ready");
     emit(OtrKeyState{account, OtrKeyStage::ready, *result, std::nullopt});
+    // Contacts who tried to go private while the key was being made got no
+    // answer (there was nothing to answer with): ask them now.
+    Provider* online = provider(account);
+    s = existing_otr(account);
+    if (s != nullptr && online != nullptr && online->state() == AccountState::online) {
+      for (const auto& peer : s->engine->take_keyless_peers()) {
+        log::info(kLog, "asking a contact again to go private, now that the key is ready");
+        if (s = existing_otr(account); s == nullptr) break;
+        (void)otr_call(account, *s, [&](otr::Engine& e) { return e.start(peer); });
+      }
+    }
   } else {
     log::error(kLog, "OTR key generation failed: " + result.error().message);
     emit(OtrKeyState{account, OtrKeyStage::failed, {}, result.error()});

@@ -4,6 +4,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <set>
 
 // libotr's headers are not self-contained: this order matters.
 // clang-format off
@@ -221,6 +222,10 @@ struct Engine::Impl {
   unsigned timer_interval = 0;
   std::optional<Clock::time_point> deadline;
   std::weak_ptr<int> keygen_alive;
+  // The peer whose message otrl_message_receiving is reading, and the peers
+  // whose key exchange we could not answer for want of a key.
+  std::string receiving;
+  std::set<std::string> keyless_peers;
 
   ~Impl() {
     if (us == nullptr) return;
@@ -470,7 +475,9 @@ struct Engine::Impl {
 
   static void cb_create_privkey(void* opdata, const char*, const char*) {
     try {
-      self(opdata)->problem("", Problem::no_key, "generate a key for this account");
+      Impl* s = self(opdata);
+      if (!s->receiving.empty()) s->keyless_peers.insert(s->receiving);
+      s->problem(s->receiving, Problem::no_key, "generate a key for this account");
     } catch (...) {
     }
   }
@@ -862,9 +869,11 @@ Result<Incoming> Engine::incoming(std::string_view from, std::string_view body) 
   OtrlTLV* tlvs = nullptr;
   s.decrypted = false;
   s.unencrypted_text.reset();
+  s.receiving = key;
   int ignore = otrl_message_receiving(s.us, &s.ops, &s, s.options.account.c_str(),
                                       s.options.protocol.c_str(), key.c_str(), b.c_str(), &message,
                                       &tlvs, nullptr, nullptr, nullptr);
+  s.receiving.clear();
   if (tlvs != nullptr) otrl_tlv_free(tlvs);
   Incoming in;
   if (ignore != 0) {
@@ -1043,6 +1052,12 @@ Result<void> Engine::forget(std::string_view peer, std::string_view fingerprint)
   otrl_context_forget_fingerprint(fp, 0);
   impl_->trust_dirty = true;
   return {};
+}
+
+std::vector<std::string> Engine::take_keyless_peers() {
+  std::vector<std::string> peers(impl_->keyless_peers.begin(), impl_->keyless_peers.end());
+  impl_->keyless_peers.clear();
+  return peers;
 }
 
 bool Engine::has_key() const {

@@ -275,6 +275,10 @@ class Engine {
 
   // Keys.
   bool has_key() const;
+  // Peers who began a key exchange while this account had no key (it could
+  // not be answered), each once; ask them again with start() once a key is
+  // ready.
+  std::vector<std::string> take_keyless_peers();
   // Errc::already_exists while another generation is running.
   [[nodiscard]] Result<KeyGeneration> begin_key_generation();
   [[nodiscard]] Result<void> finish_key_generation(KeyGeneration generation);
