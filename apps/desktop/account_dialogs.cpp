@@ -1,6 +1,7 @@
 #include "account_dialogs.h"
 
 #include <QCheckBox>
+#include <QComboBox>
 #include <QDialogButtonBox>
 #include <QFontDatabase>
 #include <QFormLayout>
@@ -11,6 +12,7 @@
 #include <QSpinBox>
 #include <QVBoxLayout>
 
+#include <algorithm>
 #include <optional>
 #include <utility>
 #include <variant>
@@ -249,7 +251,10 @@ EditAccountDialog::EditAccountDialog(Core& core, std::string account, QWidget* p
   host_->setObjectName(QStringLiteral("host"));
   host_->setPlaceholderText(tr("Found automatically from the address"));
   host_error_ = field_error(QStringLiteral("hostError"), this);
-  form->addRow(tr("Server &host:"), with_error(host_, host_error_, this));
+  const bool sip = original_.protocol == "sip";
+  if (sip) host_->setPlaceholderText(tr("Found automatically from the domain"));
+  form->addRow(sip ? tr("Registrar or outbound pro&xy:") : tr("Server &host:"),
+               with_error(host_, host_error_, this));
   port_ = new QSpinBox(this);
   port_->setObjectName(QStringLiteral("port"));
   port_->setRange(0, 65535);
@@ -260,9 +265,27 @@ EditAccountDialog::EditAccountDialog(Core& core, std::string account, QWidget* p
   direct_tls_->setObjectName(QStringLiteral("directTls"));
   direct_tls_->setChecked(original_.direct_tls);
   form->addRow(QString(), direct_tls_);
-  form->addRow(QString(), note(tr("Leave these empty unless your server's administrator told you "
-                                  "otherwise: Sotto finds the server from the address."),
-                               this));
+  transport_ = new QComboBox(this);
+  transport_->setObjectName(QStringLiteral("transport"));
+  transport_->addItem(tr("UDP (the usual one)"), QStringLiteral("udp"));
+  transport_->addItem(tr("TCP"), QStringLiteral("tcp"));
+  transport_->addItem(tr("TLS (encrypted signalling)"), QStringLiteral("tls"));
+  transport_->setCurrentIndex(
+      std::max(0, transport_->findData(QString::fromStdString(original_.transport))));
+  form->addRow(tr("&Transport:"), transport_);
+  auth_user_ = new QLineEdit(QString::fromStdString(original_.auth_user), this);
+  auth_user_->setObjectName(QStringLiteral("authUser"));
+  auth_user_->setPlaceholderText(tr("The name before the @, unless your provider says otherwise"));
+  form->addRow(tr("A&uthentication name:"), auth_user_);
+  form->setRowVisible(direct_tls_, !sip);
+  form->setRowVisible(transport_, sip);
+  form->setRowVisible(auth_user_, sip);
+  form->addRow(QString(),
+               note(sip ? tr("Leave these empty unless your provider told you otherwise: Sotto "
+                             "finds the registrar from the domain of the address.")
+                        : tr("Leave these empty unless your server's administrator told you "
+                             "otherwise: Sotto finds the server from the address."),
+                    this));
 
   remember_ = new QCheckBox(tr("&Remember password"), this);
   remember_->setObjectName(QStringLiteral("remember"));
@@ -315,6 +338,9 @@ EditAccountDialog::EditAccountDialog(Core& core, std::string account, QWidget* p
   });
   connect(port_, &QSpinBox::valueChanged, this, [this] { update_notes(); });
   connect(direct_tls_, &QCheckBox::toggled, this, [this] { update_notes(); });
+  connect(transport_, qOverload<int>(&QComboBox::currentIndexChanged), this,
+          [this] { update_notes(); });
+  connect(auth_user_, &QLineEdit::textChanged, this, [this] { update_notes(); });
   connect(remember_, &QCheckBox::toggled, this, [this] { update_notes(); });
   connect(&core_, &Core::event, this, [this](const app::Event& event) {
     const auto* e = std::get_if<app::AccountStateChanged>(&event);
@@ -335,7 +361,12 @@ app::AccountSettings EditAccountDialog::edited() const {
   app::AccountSettings settings = original_;
   settings.host = host_->text().trimmed().toStdString();
   settings.port = static_cast<uint16_t>(port_->value());
-  settings.direct_tls = direct_tls_->isChecked();
+  if (original_.protocol == "sip") {
+    settings.transport = transport_->currentData().toString().toStdString();
+    settings.auth_user = auth_user_->text().trimmed().toStdString();
+  } else {
+    settings.direct_tls = direct_tls_->isChecked();
+  }
   settings.remember_password = remember_->isChecked();
   if (forget_pin_) settings.pinned_cert_sha256.clear();
   return settings;
@@ -343,7 +374,8 @@ app::AccountSettings EditAccountDialog::edited() const {
 
 bool EditAccountDialog::connection_changed(const app::AccountSettings& next) const {
   return next.host != original_.host || next.port != original_.port ||
-         next.direct_tls != original_.direct_tls ||
+         next.direct_tls != original_.direct_tls || next.transport != original_.transport ||
+         next.auth_user != original_.auth_user ||
          next.pinned_cert_sha256 != original_.pinned_cert_sha256;
 }
 

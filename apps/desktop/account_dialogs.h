@@ -10,6 +10,7 @@
 #include "core.h"
 
 class QCheckBox;
+class QComboBox;
 class QDialogButtonBox;
 class QLabel;
 class QLineEdit;
@@ -66,13 +67,15 @@ class ChangePasswordDialog : public QDialog {
   QPushButton* close_;
 };
 
-// Edits the server host, port, direct TLS and "remember password" of an
-// account (Engine::update_account), and shows the pinned certificate with a
+// Edits the server host, port, direct TLS (XMPP) or transport and
+// authentication name (SIP), and "remember password" of an account
+// (Engine::update_account), and shows the pinned certificate with a
 // "Forget" button (takes effect on Save). The engine only stores the
 // settings: when the account is online and its connection settings change,
 // Save reconnects it with them, if its password is remembered; otherwise
 // they apply at its next connection. The dialog says which beforehand.
-// Object names: "host", "hostError", "port", "directTls", "remember",
+// Object names: "host", "hostError", "port", "directTls", "transport",
+// "authUser", "remember",
 // "rememberNote", "pinned", "forget", "reconnectNote", "error", "save",
 // "cancel".
 class EditAccountDialog : public QDialog {
@@ -99,6 +102,8 @@ class EditAccountDialog : public QDialog {
   FieldError* host_error_;
   QSpinBox* port_;
   QCheckBox* direct_tls_;
+  QComboBox* transport_;
+  QLineEdit* auth_user_;
   QCheckBox* remember_;
   QLabel* remember_note_;
   QLabel* pinned_;

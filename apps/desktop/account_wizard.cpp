@@ -2,6 +2,7 @@
 
 #include <QAbstractButton>
 #include <QCheckBox>
+#include <QComboBox>
 #include <QFormLayout>
 #include <QLabel>
 #include <QLineEdit>
@@ -50,7 +51,7 @@ class AccountKindPage : public QWizardPage {
     setSubTitle(
         tr("Sotto connects to XMPP (also called Jabber), an open chat network: as with "
            "e-mail, anyone can run a server, and people on different servers talk to "
-           "each other."));
+           "each other. For calls, it connects to SIP, the standard of Internet telephony."));
     auto* layout = new QVBoxLayout(this);
     existing_ = new QRadioButton(tr("I &already have an XMPP account"), this);
     existing_->setObjectName(QStringLiteral("existingAccount"));
@@ -67,17 +68,29 @@ class AccountKindPage : public QWizardPage {
                                 "choose a name and a password; your address is then "
                                 "name@server."),
                              this);
-    create_note->setContentsMargins(24, 0, 0, 0);
+    create_note->setContentsMargins(24, 0, 0, 8);
     layout->addWidget(create_note);
+    sip_ = new QRadioButton(tr("I have a &SIP account (for calls)"), this);
+    sip_->setObjectName(QStringLiteral("sipAccount"));
+    layout->addWidget(sip_);
+    auto* sip_note =
+        note(tr("The SIP address (such as name@sip.example.org) and password your provider gave "
+                "you. SIP accounts are created with the provider, not from here: creating an "
+                "account in Sotto works for XMPP only."),
+             this);
+    sip_note->setContentsMargins(24, 0, 0, 0);
+    layout->addWidget(sip_note);
     layout->addStretch(1);
   }
 
   bool creating() const { return create_->isChecked(); }
+  bool sip() const { return sip_->isChecked(); }
   int nextId() const override { return AccountWizard::details_page; }
 
  private:
   QRadioButton* existing_;
   QRadioButton* create_;
+  QRadioButton* sip_;
 };
 
 // ---------------------------------------------------------------------------
@@ -134,14 +147,15 @@ class AccountDetailsPage : public QWizardPage {
     advanced_->setObjectName(QStringLiteral("advanced"));
     auto* advanced = new QFormLayout(advanced_);
     advanced->setContentsMargins(24, 0, 0, 0);
-    advanced->addRow(note(tr("Leave these empty unless your server's administrator told you "
-                             "otherwise: Sotto finds the server from the address."),
-                          advanced_));
+    advanced_note_ = note(QString(), advanced_);
+    advanced->addRow(advanced_note_);
     host_ = new QLineEdit(advanced_);
     host_->setObjectName(QStringLiteral("host"));
     host_->setPlaceholderText(tr("Found automatically from the address"));
     host_error_ = field_error(QStringLiteral("hostError"), advanced_);
-    advanced->addRow(tr("Server &host:"), with_error(host_, host_error_, advanced_));
+    host_label_ = new QLabel(advanced_);
+    host_label_->setBuddy(host_);
+    advanced->addRow(host_label_, with_error(host_, host_error_, advanced_));
     port_ = new QSpinBox(advanced_);
     port_->setObjectName(QStringLiteral("port"));
     port_->setRange(0, 65535);
@@ -151,6 +165,18 @@ class AccountDetailsPage : public QWizardPage {
         new QCheckBox(tr("Connect with TLS from the first byte (&direct TLS)"), advanced_);
     direct_tls_->setObjectName(QStringLiteral("directTls"));
     advanced->addRow(QString(), direct_tls_);
+    transport_ = new QComboBox(advanced_);
+    transport_->setObjectName(QStringLiteral("transport"));
+    transport_->addItem(tr("UDP (the usual one)"), QStringLiteral("udp"));
+    transport_->addItem(tr("TCP"), QStringLiteral("tcp"));
+    transport_->addItem(tr("TLS (encrypted signalling)"), QStringLiteral("tls"));
+    advanced->addRow(tr("&Transport:"), transport_);
+    auth_user_ = new QLineEdit(advanced_);
+    auth_user_->setObjectName(QStringLiteral("authUser"));
+    auth_user_->setPlaceholderText(
+        tr("The name before the @, unless your provider says otherwise"));
+    advanced->addRow(tr("A&uthentication name:"), auth_user_);
+    advanced_form_ = advanced;
     advanced_->hide();
     layout->addWidget(advanced_);
     layout->addStretch(1);
@@ -164,7 +190,13 @@ class AccountDetailsPage : public QWizardPage {
 
   void initializePage() override {
     const bool creating = kind_.creating();
-    if (creating) {
+    const bool sip = kind_.sip();
+    if (sip) {
+      setTitle(tr("Your SIP account"));
+      setSubTitle(
+          tr("The SIP address and password your provider gave you. (Accounts cannot be "
+             "created on a SIP server from here: that works for XMPP only.)"));
+    } else if (creating) {
       setTitle(tr("Your new account"));
       setSubTitle(
           tr("Choose a name and a server that lets you create accounts, such as "
@@ -177,6 +209,18 @@ class AccountDetailsPage : public QWizardPage {
     confirm_row_->setVisible(creating);
     meter_label_->setVisible(creating);
     meter_->setVisible(creating);
+    address_->setPlaceholderText(sip ? tr("name@sip.example.org") : tr("name@example.org"));
+    advanced_note_->setText(
+        sip ? tr("Leave these empty unless your provider told you otherwise: Sotto finds the "
+                 "registrar from the domain of the address.")
+            : tr("Leave these empty unless your server's administrator told you otherwise: "
+                 "Sotto finds the server from the address."));
+    host_label_->setText(sip ? tr("Registrar or outbound pro&xy:") : tr("Server &host:"));
+    host_->setPlaceholderText(sip ? tr("Found automatically from the domain")
+                                  : tr("Found automatically from the address"));
+    advanced_form_->setRowVisible(direct_tls_, !sip);
+    advanced_form_->setRowVisible(transport_, sip);
+    advanced_form_->setRowVisible(auth_user_, sip);
     address_->setFocus();
   }
 
@@ -192,7 +236,9 @@ class AccountDetailsPage : public QWizardPage {
       if (first_bad == nullptr) first_bad = field;
     };
 
-    if (auto problem = address_problem(address_->text())) {
+    const bool sip = kind_.sip();
+    if (auto problem =
+            sip ? sip_address_problem(address_->text()) : address_problem(address_->text())) {
       refuse(address_error_, *problem, address_);
     } else if (is_set_up_already(address())) {
       refuse(address_error_, tr("This account is already set up in Sotto."), address_);
@@ -207,7 +253,12 @@ class AccountDetailsPage : public QWizardPage {
              confirm_);
     }
     const QString host = host_->text().trimmed();
-    if (host.isEmpty() && (port_->value() != 0 || direct_tls_->isChecked())) {
+    if (sip && host.isEmpty() && port_->value() != 0) {
+      refuse(host_error_,
+             tr("Enter the registrar's or proxy's host name: a port applies only to a server "
+                "named here."),
+             host_);
+    } else if (!sip && host.isEmpty() && (port_->value() != 0 || direct_tls_->isChecked())) {
       refuse(host_error_,
              tr("Enter the server's host name: a port and direct TLS apply only to a server "
                 "named here."),
@@ -215,8 +266,10 @@ class AccountDetailsPage : public QWizardPage {
     } else if (host.contains(QLatin1Char(' ')) || host.contains(QLatin1Char('/')) ||
                host.contains(QLatin1Char(':')) || host.contains(QLatin1Char('@'))) {
       refuse(host_error_,
-             tr("Enter a host name only, such as xmpp.example.org, without a port or anything "
-                "else."),
+             sip ? tr("Enter a host name only, such as sip.example.org, without a port or "
+                      "anything else: the port goes below.")
+                 : tr("Enter a host name only, such as xmpp.example.org, without a port or "
+                      "anything else."),
              host_);
     }
     if (first_bad == nullptr) return true;
@@ -229,15 +282,25 @@ class AccountDetailsPage : public QWizardPage {
   int nextId() const override { return AccountWizard::progress_page; }
 
   bool creating() const { return kind_.creating(); }
-  std::string address() const { return normalized(address_->text()); }
+  bool sip() const { return kind_.sip(); }
+  std::string address() const {
+    return kind_.sip() ? normalized_sip_address(address_->text()).toStdString()
+                       : normalized(address_->text());
+  }
   std::string password() const { return password_->text().toStdString(); }
   app::AccountSettings settings() const {
     app::AccountSettings settings;
     settings.address = address();
     settings.host = host_->text().trimmed().toStdString();
     settings.port = static_cast<uint16_t>(port_->value());
-    settings.direct_tls = direct_tls_->isChecked();
     settings.remember_password = remember_->isChecked();
+    if (kind_.sip()) {
+      settings.protocol = "sip";
+      settings.transport = transport_->currentData().toString().toStdString();
+      settings.auth_user = auth_user_->text().trimmed().toStdString();
+    } else {
+      settings.direct_tls = direct_tls_->isChecked();
+    }
     return settings;
   }
 
@@ -265,10 +328,15 @@ class AccountDetailsPage : public QWizardPage {
   QCheckBox* remember_;
   QToolButton* toggle_;
   QWidget* advanced_;
+  QFormLayout* advanced_form_;
+  QLabel* advanced_note_;
+  QLabel* host_label_;
   QLineEdit* host_;
   FieldError* host_error_;
   QSpinBox* port_;
   QCheckBox* direct_tls_;
+  QComboBox* transport_;
+  QLineEdit* auth_user_;
 };
 
 // ---------------------------------------------------------------------------
@@ -305,6 +373,7 @@ class AccountProgressPage : public QWizardPage {
 
   void initializePage() override {
     creating_ = details_.creating();
+    sip_ = details_.sip();
     settings_ = details_.settings();
     password_ = details_.password();
     if (auto it = trusted_.find(server_key()); it != trusted_.end()) {
@@ -312,7 +381,9 @@ class AccountProgressPage : public QWizardPage {
     }
     kept_ = false;
     keep_->hide();
-    setTitle(creating_ ? tr("Creating your account") : tr("Connecting your account"));
+    setTitle(creating_ ? tr("Creating your account")
+             : sip_    ? tr("Registering your account")
+                       : tr("Connecting your account"));
     setSubTitle(QString::fromStdString(settings_.address));
     if (!is_setting_up_) {
       accounts_being_set_up().insert(settings_.address);
@@ -379,7 +450,8 @@ class AccountProgressPage : public QWizardPage {
   // The server as far as its certificate goes: asked about once per wizard.
   std::string server_key() const {
     return server_text().toStdString() + ":" + std::to_string(settings_.port) +
-           (settings_.direct_tls ? "+tls" : "");
+           (settings_.direct_tls ? "+tls" : "") +
+           (settings_.protocol == "sip" ? "/sip+" + settings_.transport : std::string());
   }
   QString local_text() const {
     return QString::fromStdString(settings_.address.substr(0, settings_.address.find('@')));
@@ -440,7 +512,9 @@ class AccountProgressPage : public QWizardPage {
 
   void go_online() {
     phase_ = Phase::connecting;
-    say(tr("Connecting to %1…").arg(server_text()), true);
+    say(sip_ ? tr("Registering with %1…").arg(server_text())
+             : tr("Connecting to %1…").arg(server_text()),
+        true);
     app::Availability availability = state_.my_availability();
     if (availability == app::Availability::offline) availability = app::Availability::available;
     struct Outcome {
@@ -494,7 +568,9 @@ class AccountProgressPage : public QWizardPage {
   void went_online() {
     phase_ = Phase::online;
     keep_->hide();
-    say(tr("%1 is online and ready to use.").arg(address_text()), false);
+    say(sip_ ? tr("%1 is registered and ready for calls and messages.").arg(address_text())
+             : tr("%1 is online and ready to use.").arg(address_text()),
+        false);
     secure_wipe(password_);
     emit completeChanged();
   }
@@ -509,6 +585,12 @@ class AccountProgressPage : public QWizardPage {
         }
         break;
       case Errc::auth:
+        if (sip_) {
+          return tr("The SIP server did not accept the password for %1. Check the address and "
+                    "the password, and the authentication name under Advanced if your provider "
+                    "gave you one.")
+              .arg(address_text());
+        }
         if (!creating_ || registered_ == settings_.address) {
           return tr("The server did not accept the password for %1. Check the address and the "
                     "password, and try again.")
@@ -593,6 +675,7 @@ class AccountProgressPage : public QWizardPage {
   Phase phase_ = Phase::idle;
   int attempt_ = 0;  // answers to an abandoned attempt are dropped
   bool creating_ = false;
+  bool sip_ = false;
   app::AccountSettings settings_;
   std::string password_;
   std::string added_;       // added by this wizard (an existing account), not yet online

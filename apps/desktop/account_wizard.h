@@ -1,18 +1,20 @@
-// "Add an account": an XMPP account the user already has, or a new one
-// created on a server (in-band registration). Three pages: which kind, the
-// details (address, password, remember, advanced server settings), and
+// "Add an account": an XMPP account the user already has, a new one created
+// on a server (in-band registration, XMPP only), or a SIP account the user
+// already has. Three pages: which kind, the details (address, password,
+// remember, advanced server settings), and
 // the work itself, which waits until the account is online. A refused
 // certificate asks to trust its fingerprint and, if trusted, tries again.
 // An existing account that fails to log in is removed again unless the user
 // keeps it, so that the wizard leaves nothing half-made behind.
 //
-// Object names for tests: radio buttons "existingAccount" / "createAccount";
-// fields "address", "password", "confirm", "remember", "host", "port",
-// "directTls" (errors "addressError", "passwordError", "confirmError",
-// "hostError"); "advancedToggle" shows the advanced group "advanced"; on the
-// last page "status" (what is going on, or what went wrong), "progress" and
-// "keepAccount". QWizard::next() works programmatically: a page with bad
-// input refuses it and says why next to the field.
+// Object names for tests: radio buttons "existingAccount" / "createAccount" /
+// "sipAccount"; fields "address", "password", "confirm", "remember", "host",
+// "port", "directTls" (XMPP), "transport" (a combo box whose item data is
+// "udp", "tcp" or "tls") and "authUser" (SIP) (errors "addressError", "passwordError",
+// "confirmError", "hostError"); "advancedToggle" shows the advanced group "advanced"; on the last
+// page "status" (what is going on, or what went wrong), "progress" and "keepAccount".
+// QWizard::next() works programmatically: a page with bad input refuses it and says why next to the
+// field.
 #pragma once
 
 #include <QString>

@@ -14,6 +14,7 @@
 #include <QSignalBlocker>
 #include <QSplitter>
 #include <QStackedWidget>
+#include <QTabWidget>
 #include <QTextBrowser>
 #include <QTimer>
 #include <QTreeWidget>
@@ -32,6 +33,7 @@ namespace {
 
 constexpr std::size_t kPage = 100;
 constexpr std::size_t kSearchLimit = 200;
+constexpr std::size_t kCallLimit = 500;
 constexpr int kSearchDelayMs = 250;
 constexpr int kRefreshDelayMs = 400;
 constexpr int kAccountRole = Qt::UserRole;
@@ -190,10 +192,41 @@ HistoryWindow::HistoryWindow(State& state, QWidget* parent)
   buttons->addWidget(delete_all_);
   buttons->addStretch(1);
 
+  auto* messages_page = new QWidget;
+  auto* messages_layout = new QVBoxLayout(messages_page);
+  messages_layout->addWidget(splitter, 1);
+  messages_layout->addLayout(buttons);
+
+  // The Calls tab: the call log, newest first.
+  calls_ = new QTreeWidget;
+  calls_->setObjectName(QStringLiteral("calls"));
+  calls_->setHeaderLabels({tr("When"), tr("Direction"), tr("Contact"), tr("Account"),
+                           tr("Duration"), tr("How it ended")});
+  calls_->setRootIsDecorated(false);
+  calls_->setUniformRowHeights(true);
+  calls_->setAllColumnsShowFocus(true);
+  calls_->header()->setSectionResizeMode(QHeaderView::ResizeToContents);
+  calls_->header()->setStretchLastSection(true);
+  calls_summary_ = new QLabel;
+  calls_summary_->setTextFormat(Qt::PlainText);
+  delete_calls_ = new QPushButton(tr("Delete all &calls…"));
+  delete_calls_->setObjectName(QStringLiteral("deleteCalls"));
+  auto* calls_buttons = new QHBoxLayout;
+  calls_buttons->addWidget(calls_summary_, 1);
+  calls_buttons->addWidget(delete_calls_);
+  calls_page_ = new QWidget;
+  auto* calls_layout = new QVBoxLayout(calls_page_);
+  calls_layout->addWidget(calls_, 1);
+  calls_layout->addLayout(calls_buttons);
+
+  tabs_ = new QTabWidget;
+  tabs_->setObjectName(QStringLiteral("historyTabs"));
+  tabs_->addTab(messages_page, tr("&Messages"));
+  tabs_->addTab(calls_page_, tr("C&alls"));
+
   auto* layout = new QVBoxLayout(this);
   layout->addWidget(notice_);
-  layout->addWidget(splitter, 1);
-  layout->addLayout(buttons);
+  layout->addWidget(tabs_, 1);
 
   search_timer_ = new QTimer(this);
   search_timer_->setSingleShot(true);
@@ -226,6 +259,10 @@ HistoryWindow::HistoryWindow(State& state, QWidget* parent)
   connect(older_, &QPushButton::clicked, this, &HistoryWindow::load_older);
   connect(delete_conversation_, &QPushButton::clicked, this, &HistoryWindow::delete_conversation);
   connect(delete_all_, &QPushButton::clicked, this, &HistoryWindow::delete_all);
+  connect(delete_calls_, &QPushButton::clicked, this, &HistoryWindow::delete_calls);
+  connect(tabs_, &QTabWidget::currentChanged, this, [this] {
+    if (tabs_->currentWidget() == calls_page_ && calls_stale_) reload_calls();
+  });
   connect(&core_, &Core::event, this, &HistoryWindow::on_event);
   connect(&state_, &State::contactsChanged, this, [this] {
     // Names may have changed (this also fires with every presence: wait for
@@ -259,6 +296,15 @@ void HistoryWindow::show_conversation(const std::string& account, const std::str
   activateWindow();
 }
 
+void HistoryWindow::show_calls() {
+  tabs_->setCurrentWidget(calls_page_);
+  reload_calls();
+  update_notice();
+  show();
+  raise();
+  activateWindow();
+}
+
 void HistoryWindow::showEvent(QShowEvent* event) {
   QWidget::showEvent(event);
   catch_up();
@@ -279,6 +325,15 @@ void HistoryWindow::on_event(const app::Event& event) {
   } else if (const auto* e = std::get_if<app::MessageStateChanged>(&event)) {
     account = &e->account;
     peer = &e->peer;
+  } else if (const auto* e = std::get_if<app::CallChanged>(&event)) {
+    // Calls are logged as they start and end.
+    if (e->call.state != app::CallState::incoming && e->call.state != app::CallState::calling &&
+        e->call.state != app::CallState::ended) {
+      return;
+    }
+    calls_stale_ = true;
+    if (!refresh_timer_->isActive()) refresh_timer_->start();
+    return;
   } else {
     return;
   }
@@ -294,6 +349,7 @@ void HistoryWindow::refresh() {
 
 void HistoryWindow::catch_up() {
   update_notice();
+  if (calls_stale_ && tabs_->currentWidget() == calls_page_) reload_calls();
   if (stale_) {
     reload_conversations();
   } else if (names_stale_) {
@@ -365,6 +421,7 @@ void HistoryWindow::update_notice() {
 void HistoryWindow::update_buttons() {
   delete_conversation_->setEnabled(!busy_ && !account_.empty() && !loaded_.messages.empty());
   delete_all_->setEnabled(!busy_ && !summaries_.empty());
+  delete_calls_->setEnabled(!busy_ && call_count_ > 0);
 }
 
 void HistoryWindow::search_now() {
@@ -696,6 +753,73 @@ void HistoryWindow::delete_all() {
         if (!search_->text().isEmpty()) search_->clear();
         clear_conversation(tr("All history is deleted."));
         reload_conversations();
+      });
+}
+
+void HistoryWindow::reload_calls() {
+  calls_stale_ = false;
+  core_.call(
+      this, [](app::Engine& e) { return e.call_history(kCallLimit); },
+      [this](Result<std::vector<app::CallEntry>> result) {
+        calls_->clear();
+        if (!result) {
+          call_count_ = 0;
+          calls_summary_->setText(
+              tr("The call log cannot be read: %1").arg(error_sentence(result.error())));
+          update_buttons();
+          return;
+        }
+        std::vector<app::CallEntry> entries = std::move(*result);
+        std::stable_sort(entries.begin(), entries.end(),
+                         [](const auto& a, const auto& b) { return a.start > b.start; });
+        call_count_ = entries.size();
+        bool several_accounts = false;
+        for (const auto& entry : entries) several_accounts |= entry.account != entries[0].account;
+        for (const auto& entry : entries) {
+          const QDateTime start = local_time(entry.start);
+          QString duration;
+          if (entry.end) {
+            duration = duration_text(
+                std::chrono::duration_cast<std::chrono::seconds>(*entry.end - entry.start));
+          }
+          auto* item = new QTreeWidgetItem({QLocale().toString(start, QLocale::ShortFormat),
+                                            entry.outgoing ? tr("↗ Outgoing") : tr("↙ Incoming"),
+                                            state_.display_name(entry.account, entry.peer),
+                                            QString::fromStdString(entry.account), duration,
+                                            QString::fromStdString(entry.reason)});
+          item->setToolTip(2, QString::fromStdString(entry.peer));
+          calls_->addTopLevelItem(item);
+        }
+        calls_->setColumnHidden(3, !several_accounts);
+        calls_summary_->setText(entries.empty()       ? tr("No calls are saved.")
+                                : entries.size() == 1 ? tr("1 call")
+                                                      : tr("%1 calls").arg(entries.size()));
+        update_buttons();
+      });
+}
+
+void HistoryWindow::delete_calls() {
+  if (call_count_ == 0) return;
+  if (!confirm_erase(tr("Delete all calls?"),
+                     call_count_ == 1 ? tr("Delete the call log: 1 call?")
+                                      : tr("Delete the call log: %1 calls?").arg(call_count_),
+                     tr("Delete all calls"))) {
+    return;
+  }
+  busy_ = true;
+  update_buttons();
+  core_.call(
+      this, [](app::Engine& e) { return e.delete_call_history(); },
+      [this](Result<std::int64_t> deleted) {
+        busy_ = false;
+        if (!deleted) {
+          QMessageBox::warning(
+              this, tr("History"),
+              tr("The call log could not be deleted: %1").arg(error_sentence(deleted.error())));
+          update_buttons();
+          return;
+        }
+        reload_calls();
       });
 }
 

@@ -1,6 +1,8 @@
 // The History window: every logged conversation, full-text search across
 // them, one conversation's messages paged back from the newest, and deleting
-// a conversation or all history.
+// a conversation or all history; on its Calls tab, the call log (time,
+// direction, peer, duration, how it ended) with "delete all calls".
+// Object names: "historyTabs", "calls" (the call list), "deleteCalls".
 #pragma once
 
 #include <QRegularExpression>
@@ -18,6 +20,7 @@ class QLabel;
 class QLineEdit;
 class QPushButton;
 class QStackedWidget;
+class QTabWidget;
 class QTextBrowser;
 class QTimer;
 class QTreeWidget;
@@ -34,6 +37,8 @@ class HistoryWindow : public QWidget {
   // Selects the conversation, shows its newest messages and brings the
   // window to the front.
   void show_conversation(const std::string& account, const std::string& peer);
+  // Shows the Calls tab, read afresh, and brings the window to the front.
+  void show_calls();
 
  protected:
   void showEvent(QShowEvent* event) override;
@@ -67,6 +72,8 @@ class HistoryWindow : public QWidget {
   bool confirm_erase(const QString& title, const QString& text, const QString& button);
   void delete_conversation();
   void delete_all();
+  void reload_calls();
+  void delete_calls();
   QString highlighted(const QString& text) const;
   QString snippet(const std::string& body) const;
 
@@ -74,6 +81,11 @@ class HistoryWindow : public QWidget {
   Core& core_;
 
   QFrame* notice_ = nullptr;
+  QTabWidget* tabs_ = nullptr;
+  QWidget* calls_page_ = nullptr;
+  QTreeWidget* calls_ = nullptr;
+  QLabel* calls_summary_ = nullptr;
+  QPushButton* delete_calls_ = nullptr;
   QLineEdit* search_ = nullptr;
   QStackedWidget* left_ = nullptr;
   QTreeWidget* conversations_ = nullptr;
@@ -100,6 +112,8 @@ class HistoryWindow : public QWidget {
   bool conversation_stale_ = false;  // so does the open conversation
   bool names_stale_ = false;         // contacts changed: fill the list again
   bool busy_ = false;                // deleting
+  bool calls_stale_ = true;          // the call log needs reading when shown
+  std::size_t call_count_ = 0;
 };
 
 }  // namespace sotto::desktop

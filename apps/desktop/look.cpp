@@ -185,6 +185,23 @@ QString account_state_text(app::AccountState state) {
   return {};
 }
 
+QString account_state_text(app::AccountState state, const std::string& protocol) {
+  if (protocol != "sip") return account_state_text(state);
+  switch (state) {
+    case app::AccountState::offline:
+      return tr("Offline");
+    case app::AccountState::connecting:
+      return tr("Registering…");
+    case app::AccountState::online:
+      return tr("Registered");
+    case app::AccountState::reconnecting:
+      return tr("Registration lost, trying again…");
+    case app::AccountState::failed:
+      return tr("Could not register");
+  }
+  return {};
+}
+
 QString delivery_text(app::DeliveryState state) {
   switch (state) {
     case app::DeliveryState::queued:
@@ -309,6 +326,133 @@ std::optional<QString> address_problem(const QString& text) {
     return tr("Leave out the part after the slash (/%1).")
         .arg(QString::fromStdString(jid->resource()));
   return std::nullopt;
+}
+
+std::optional<QString> sip_address_problem(const QString& text) {
+  QString address = text.trimmed();
+  if (address.isEmpty()) return tr("Enter a SIP address, such as name@sip.example.org.");
+  if (address.startsWith(QLatin1String("sips:"), Qt::CaseInsensitive)) {
+    return tr(
+        "Leave out \"sips:\". For a secure connection, choose TLS as the transport under "
+        "Advanced.");
+  }
+  if (address.startsWith(QLatin1String("sip:"), Qt::CaseInsensitive)) address = address.mid(4);
+  if (!address.contains(QLatin1Char('@'))) {
+    return tr("A SIP address has a name and a domain, such as name@sip.example.org.");
+  }
+  if (address.count(QLatin1Char('@')) > 1) return tr("A SIP address has only one @.");
+  const QString user = address.section(QLatin1Char('@'), 0, 0);
+  const QString domain = address.section(QLatin1Char('@'), 1);
+  if (user.isEmpty()) return tr("The name before the @ is missing.");
+  if (domain.isEmpty()) return tr("The domain after the @ is missing.");
+  // RFC 3261 §25.1: unreserved and user-unreserved characters (escapes and
+  // the URI delimiters ';' '?' are left out of an address typed by hand).
+  static const QString user_marks = QStringLiteral("-_.!~*'()&=+$,");
+  for (QChar c : user) {
+    if (c.isSpace()) return tr("The name before the @ cannot contain spaces.");
+    const bool ascii_alnum = c.unicode() < 128 && c.isLetterOrNumber();
+    if (!ascii_alnum && !user_marks.contains(c)) {
+      return tr("The name before the @ cannot contain \"%1\".").arg(c);
+    }
+  }
+  if (domain.contains(QLatin1Char(':'))) {
+    return tr("Leave out the port (:%1); if your provider gave you one, enter it under Advanced.")
+        .arg(domain.section(QLatin1Char(':'), 1));
+  }
+  bool host_ok = !domain.startsWith(QLatin1Char('.')) && !domain.endsWith(QLatin1Char('.')) &&
+                 !domain.startsWith(QLatin1Char('-')) && !domain.contains(QLatin1String(".."));
+  for (QChar c : domain) {
+    const bool ascii_alnum = c.unicode() < 128 && c.isLetterOrNumber();
+    if (!ascii_alnum && c != QLatin1Char('.') && c != QLatin1Char('-')) host_ok = false;
+  }
+  if (!host_ok) {
+    return tr("\"%1\" is not a valid domain: use letters, digits, dots and hyphens, such as "
+              "sip.example.org.")
+        .arg(domain);
+  }
+  return std::nullopt;
+}
+
+QString normalized_sip_address(const QString& text) {
+  QString address = text.trimmed();
+  if (address.startsWith(QLatin1String("sip:"), Qt::CaseInsensitive)) address = address.mid(4);
+  const qsizetype at = address.indexOf(QLatin1Char('@'));
+  if (at < 0) return address;
+  return address.left(at) + QLatin1Char('@') + address.mid(at + 1).toLower();
+}
+
+QString duration_text(std::chrono::seconds duration) {
+  const long long total = std::max<long long>(0, duration.count());
+  const long long hours = total / 3600;
+  const long long minutes = (total / 60) % 60;
+  const long long seconds = total % 60;
+  const QChar zero(QLatin1Char('0'));
+  if (hours > 0) {
+    return QStringLiteral("%1:%2:%3")
+        .arg(hours)
+        .arg(minutes, 2, 10, zero)
+        .arg(seconds, 2, 10, zero);
+  }
+  return QStringLiteral("%1:%2").arg(minutes, 2, 10, zero).arg(seconds, 2, 10, zero);
+}
+
+QString call_end_text(const app::CallInfo& call) {
+  if (!call.end_reason)
+    return call.end_text.empty() ? tr("ended") : QString::fromStdString(call.end_text);
+  switch (*call.end_reason) {
+    case app::CallEndReason::hung_up:
+      return tr("you hung up");
+    case app::CallEndReason::remote_hung_up:
+      return tr("they hung up");
+    case app::CallEndReason::cancelled:
+      return call.outgoing ? tr("cancelled") : tr("missed call");
+    case app::CallEndReason::busy:
+      return tr("busy");
+    case app::CallEndReason::declined:
+      return tr("declined");
+    case app::CallEndReason::no_answer:
+      return tr("no answer");
+    case app::CallEndReason::not_found:
+      return tr("not found, or not reachable now");
+    case app::CallEndReason::unacceptable:
+      return tr("no audio format in common");
+    case app::CallEndReason::failed:
+      return call.end_text.empty() ? tr("failed") : QString::fromStdString(call.end_text);
+  }
+  return {};
+}
+
+QString call_state_text(const app::CallInfo& call, std::chrono::system_clock::time_point now) {
+  switch (call.state) {
+    case app::CallState::calling:
+      return tr("Calling…");
+    case app::CallState::ringing:
+      return tr("Ringing…");
+    case app::CallState::incoming:
+      return tr("Incoming call…");
+    case app::CallState::active: {
+      if (call.on_hold && call.remote_hold) return tr("On hold (both of you)");
+      if (call.on_hold) return tr("On hold");
+      if (call.remote_hold) return tr("They put the call on hold");
+      const auto since = call.connected.value_or(call.start);
+      return tr("Connected %1")
+          .arg(duration_text(std::chrono::duration_cast<std::chrono::seconds>(now - since)));
+    }
+    case app::CallState::ended:
+      return tr("Call ended: %1").arg(call_end_text(call));
+  }
+  return {};
+}
+
+QIcon call_security_icon() { return padlock(QColor(192, 57, 43), false, false); }
+
+QString call_security_text() { return tr("This call is not encrypted"); }
+
+QString call_security_explanation() {
+  return tr(
+      "Sotto does not encrypt calls yet: end-to-end encryption (ZRTP) comes together with "
+      "its audio support. Until then, treat a call as one anybody on the way could "
+      "listen to.");
 }
 
 int password_strength(const QString& password) {

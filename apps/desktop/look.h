@@ -8,7 +8,9 @@
 #include <QLineEdit>
 #include <QString>
 
+#include <chrono>
 #include <optional>
+#include <string>
 
 #include "sotto/app/app.h"
 
@@ -23,6 +25,9 @@ QString privacy_explanation(app::Privacy privacy);  // one sentence for a toolti
 QIcon presence_icon(app::Availability availability);
 QString availability_text(app::Availability availability);
 QString account_state_text(app::AccountState state);
+// The same for an account of `protocol`: a SIP account is "Registered",
+// "Registering…", "Could not register".
+QString account_state_text(app::AccountState state, const std::string& protocol);
 QString delivery_text(app::DeliveryState state);  // "sending", "sent", "delivered", "failed"
 QString policy_text(app::OtrPolicy policy);
 
@@ -48,6 +53,25 @@ QWidget* with_error(QWidget* field, FieldError* error, QWidget* parent);
 // nullopt when `text` is a usable bare XMPP address (user@domain), else why
 // not, in words.
 std::optional<QString> address_problem(const QString& text);
+
+// nullopt when `text` is a usable SIP address of record (user@domain, a
+// leading "sip:" allowed), else why not, in words.
+std::optional<QString> sip_address_problem(const QString& text);
+// "sip:Alice@Example.org " as accounts and calls use it: "Alice@example.org"
+// (the user part of a SIP address is case-sensitive, the domain is not).
+QString normalized_sip_address(const QString& text);
+
+// Calls: what a call is doing, for people ("Ringing…", "Connected 00:12",
+// "On hold", "Call ended: busy"), at `now`.
+QString call_state_text(const app::CallInfo& call, std::chrono::system_clock::time_point now);
+// Why a call ended ("busy", "declined", "no answer", ...).
+QString call_end_text(const app::CallInfo& call);
+// 0:07, 12:34, 1:02:03.
+QString duration_text(std::chrono::seconds duration);
+// Calls are not encrypted until ZRTP comes with the media: an open padlock.
+QIcon call_security_icon();
+QString call_security_text();         // "This call is not encrypted"
+QString call_security_explanation();  // one sentence for a tooltip
 
 // 0..4 for a password's strength (for the meter), with a word for it.
 int password_strength(const QString& password);

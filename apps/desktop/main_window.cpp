@@ -17,10 +17,12 @@
 
 #include "account_dialogs.h"
 #include "account_wizard.h"
+#include "call_window.h"
 #include "certificate_dialog.h"
 #include "chat_window.h"
 #include "contact_dialogs.h"
 #include "contact_list.h"
+#include "dial_bar.h"
 #include "history_window.h"
 #include "look.h"
 #include "options_dialog.h"
@@ -63,6 +65,15 @@ MainWindow::MainWindow(State& state, QWidget* parent) : QMainWindow(parent), sta
   requests_->hide();
   connect(requests_, &QPushButton::clicked, this, &MainWindow::show_requests);
   layout->addWidget(requests_);
+
+  dial_ = new DialBar(state_, central);
+  connect(dial_, &DialBar::callStarted, this,
+          [this](const QString& id) { show_call(id.toStdString()); });
+  connect(dial_, &DialBar::chatRequested, this,
+          [this](const QString& account, const QString& peer) {
+            chats_->open_chat(account.toStdString(), peer.toStdString(), true);
+          });
+  layout->addWidget(dial_);
 
   filter_ = new QLineEdit;
   filter_->setObjectName(QStringLiteral("filter"));
@@ -124,8 +135,12 @@ MainWindow::MainWindow(State& state, QWidget* parent) : QMainWindow(parent), sta
       dialog.exec();
       state_.reload();
     });
-    menu.addAction(tr("Change &password…"), this,
-                   [this, account] { ChangePasswordDialog(state_.core(), account, this).exec(); });
+    if (const app::AccountSettings* settings = state_.account(account);
+        settings != nullptr && settings->protocol != "sip") {
+      menu.addAction(tr("Change &password…"), this, [this, account] {
+        ChangePasswordDialog(state_.core(), account, this).exec();
+      });
+    }
     menu.exec(accounts_->viewport()->mapToGlobal(pos));
   });
   layout->addWidget(accounts_);
@@ -147,6 +162,10 @@ MainWindow::MainWindow(State& state, QWidget* parent) : QMainWindow(parent), sta
       if (r == QSystemTrayIcon::Trigger) toggle_visible();
     });
     connect(tray_, &QSystemTrayIcon::messageClicked, this, [this] {
+      if (tray_clicked_) {
+        tray_clicked_();
+        return;
+      }
       chats_->show();
       chats_->raise();
       chats_->activateWindow();
@@ -158,6 +177,7 @@ MainWindow::MainWindow(State& state, QWidget* parent) : QMainWindow(parent), sta
   connect(&state_, &State::accountsChanged, this, &MainWindow::refresh_accounts);
   connect(&state_, &State::unreadChanged, this, &MainWindow::refresh_unread);
   connect(&state_, &State::requestsChanged, this, &MainWindow::show_requests);
+  connect(&state_, &State::callChanged, this, &MainWindow::on_call_changed);
   refresh_accounts();
   refresh_unread();
 }
@@ -190,6 +210,19 @@ void MainWindow::build_menus() {
     filter_->selectAll();
   });
   find->setShortcut(QKeySequence::Find);
+  QAction* dial = view->addAction(tr("Call or &message…"), this, [this] {
+    if (!dial_->isVisible()) {
+      QMessageBox::information(this, tr("Calls"),
+                               tr("Add a SIP account to make calls (File > Add account)."));
+      return;
+    }
+    showNormal();
+    raise();
+    activateWindow();
+    dial_->field()->setFocus();
+    dial_->field()->selectAll();
+  });
+  dial->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_D));
 
   QMenu* tools = menuBar()->addMenu(tr("&Tools"));
   QAction* options = tools->addAction(tr("&Options…"), this, &MainWindow::show_options);
@@ -280,11 +313,12 @@ void MainWindow::refresh_accounts() {
     const auto state = state_.account_state(account.address);
     const app::Availability shown =
         state == app::AccountState::online ? state_.my_availability() : app::Availability::offline;
+    const QString state_text = account_state_text(state, account.protocol);
     auto* item = new QListWidgetItem(
-        presence_icon(shown), QStringLiteral("%1 — %2").arg(QString::fromStdString(account.address),
-                                                            account_state_text(state)));
+        presence_icon(shown),
+        QStringLiteral("%1 — %2").arg(QString::fromStdString(account.address), state_text));
     item->setData(Qt::UserRole, QString::fromStdString(account.address));
-    QString tip = account_state_text(state);
+    QString tip = account.protocol == "sip" ? tr("SIP account: %1").arg(state_text) : state_text;
     if (auto error = state_.account_error(account.address)) {
       tip += QStringLiteral("\n") + QString::fromStdString(error->message);
       item->setForeground(QColor(192, 57, 43));
@@ -355,7 +389,109 @@ void MainWindow::on_event(const app::Event& event) {
   }
 }
 
-void MainWindow::notify(const QString& title, const QString& text) {
+CallWindow* MainWindow::call_window(const std::string& id) const {
+  auto it = call_windows_.find(id);
+  return it == call_windows_.end() ? nullptr : it->second.data();
+}
+
+IncomingCallDialog* MainWindow::incoming_call_dialog(const std::string& id) const {
+  auto it = ringing_.find(id);
+  return it == ringing_.end() ? nullptr : it->second.data();
+}
+
+CallWindow* MainWindow::show_call(const std::string& id) {
+  QPointer<CallWindow>& window = call_windows_[id];
+  if (!window) {
+    if (state_.call(id) == nullptr) {
+      call_windows_.erase(id);
+      return nullptr;
+    }
+    window = new CallWindow(state_, id);
+    window->setAttribute(Qt::WA_DeleteOnClose);
+    window->show();
+  }
+  window->raise();
+  window->activateWindow();
+  return window;
+}
+
+void MainWindow::on_call_changed(const QString& changed) {
+  const std::string id = changed.toStdString();
+  const app::CallInfo* known = state_.call(id);
+  if (known == nullptr) return;
+  const app::CallInfo call = *known;  // a copy: the next event may move it
+  // Answered or refused dialogs are deleted later: they no longer count.
+  for (auto it = ringing_.begin(); it != ringing_.end();) {
+    it = it->second && it->second->isVisible() ? std::next(it) : ringing_.erase(it);
+  }
+  // Windows the user closed stay listed until their call has ended, so that
+  // the end does not open them again.
+  for (auto it = call_windows_.begin(); it != call_windows_.end();) {
+    const app::CallInfo* other = it->first == id ? nullptr : state_.call(it->first);
+    const bool over = other == nullptr || other->state == app::CallState::ended;
+    it = it->second || (it->first == id || !over) ? std::next(it) : call_windows_.erase(it);
+  }
+  const QString name = call_peer_name(state_, call);
+  switch (call.state) {
+    case app::CallState::incoming: {
+      if (ringing_.count(id) > 0) return;
+      if (ringing_.size() >= kMaxRinging) {
+        // A flood of calls must not open a flood of windows.
+        state_.core().post([id](app::Engine& engine) { (void)engine.reject_call(id, true); });
+        return;
+      }
+      auto* dialog = new IncomingCallDialog(state_, id, this);
+      dialog->setAttribute(Qt::WA_DeleteOnClose);
+      ringing_[id] = dialog;
+      dialog->show();
+      QApplication::alert(dialog);
+      // Who, nothing else: it shows on a locked screen.
+      notify(tr("Incoming call"), tr("Call from %1").arg(name.toHtmlEscaped()), [this, id] {
+        if (IncomingCallDialog* ringing = incoming_call_dialog(id)) {
+          ringing->raise();
+          ringing->activateWindow();
+        }
+      });
+      break;
+    }
+    case app::CallState::calling:
+    case app::CallState::ringing:
+    case app::CallState::active:
+      if (call_windows_.count(id) == 0) {
+        auto* window = new CallWindow(state_, id);
+        window->setAttribute(Qt::WA_DeleteOnClose);
+        call_windows_[id] = window;
+        window->show();
+        if (!call.outgoing) {
+          window->raise();
+          window->activateWindow();
+        }
+      }
+      break;
+    case app::CallState::ended: {
+      // A call that failed at once still says why.
+      if (call.outgoing && call_windows_.count(id) == 0) {
+        auto* window = new CallWindow(state_, id);
+        window->setAttribute(Qt::WA_DeleteOnClose);
+        call_windows_[id] = window;
+        window->show();
+      }
+      const bool missed = !call.outgoing && !call.connected &&
+                          (call.end_reason == app::CallEndReason::cancelled ||
+                           call.end_reason == app::CallEndReason::no_answer);
+      if (missed) {
+        notify(tr("Missed call"), tr("Missed call from %1").arg(name.toHtmlEscaped()), [this] {
+          show_history();
+          history_->show_calls();
+        });
+      }
+      break;
+    }
+  }
+}
+
+void MainWindow::notify(const QString& title, const QString& text, std::function<void()> clicked) {
+  tray_clicked_ = std::move(clicked);
   if (tray_ != nullptr && tray_->isVisible()) {
     tray_->showMessage(title, text, app_icon(), 8000);
   } else {

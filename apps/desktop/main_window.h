@@ -1,6 +1,8 @@
-// The main window: the status selector, the accounts with their state, the
-// contact list with a filter box, pending authorization requests, the menus,
-// the tray icon with its unread badge and desktop notifications.
+// The main window: the status selector, the dial field (with a SIP account),
+// the accounts with their state, the contact list with a filter box, pending
+// authorization requests, the menus, the tray icon with its unread badge and
+// desktop notifications. It opens a window for each call and a ringing
+// dialog for each incoming one (see call_window.h).
 #pragma once
 
 #include <QComboBox>
@@ -20,8 +22,11 @@
 
 namespace sotto::desktop {
 
+class CallWindow;
 class ChatWindow;
 class ContactList;
+class DialBar;
+class IncomingCallDialog;
 class HistoryWindow;
 class OptionsDialog;
 class AuthorizationDialog;
@@ -52,6 +57,14 @@ class MainWindow : public QMainWindow {
   QListWidget* accounts_view() const { return accounts_; }
   QPushButton* requests_button() const { return requests_; }
   QSystemTrayIcon* tray() const { return tray_; }
+  DialBar* dial_bar() const { return dial_; }
+  // The window of a call, or its ringing dialog, while open (else null).
+  CallWindow* call_window(const std::string& id) const;
+  IncomingCallDialog* incoming_call_dialog(const std::string& id) const;
+  // Opens (or raises) the window of a call.
+  CallWindow* show_call(const std::string& id);
+  // At most this many incoming calls ring at once; more get "busy".
+  static constexpr std::size_t kMaxRinging = 3;
   // The authorization dialogs now open, by "account\naddress".
   AuthorizationDialog* authorization_dialog(const std::string& account,
                                             const std::string& address) const;
@@ -80,7 +93,9 @@ class MainWindow : public QMainWindow {
   void connect_account(std::string account, bool ask_password);
   void account_failed(std::string account, Error error);
   void contact_menu(const QPoint& pos);
-  void notify(const QString& title, const QString& text);
+  void on_call_changed(const QString& id);
+  // `clicked`: what clicking the notification does (default: show the chats).
+  void notify(const QString& title, const QString& text, std::function<void()> clicked = {});
   void toggle_visible();
 
   State& state_;
@@ -91,6 +106,10 @@ class MainWindow : public QMainWindow {
   QListWidget* accounts_ = nullptr;
   QPushButton* requests_ = nullptr;
   QSystemTrayIcon* tray_ = nullptr;
+  DialBar* dial_ = nullptr;
+  std::function<void()> tray_clicked_;
+  std::map<std::string, QPointer<CallWindow>> call_windows_;
+  std::map<std::string, QPointer<IncomingCallDialog>> ringing_;
   QPointer<HistoryWindow> history_;
   QPointer<OptionsDialog> options_;
   std::map<std::string, QPointer<AuthorizationDialog>> authorization_dialogs_;

@@ -813,7 +813,7 @@ void OptionsDialog::fill_accounts() {
   QTreeWidgetItem* select = nullptr;
   for (const auto& account : state_.accounts()) {
     const app::AccountState state = state_.account_state(account.address);
-    QString state_text = account_state_text(state);
+    QString state_text = account_state_text(state, account.protocol);
     auto* item = new QTreeWidgetItem(accounts_);
     item->setText(0, QString::fromStdString(account.address));
     item->setData(0, kAccountRole, QString::fromStdString(account.address));
@@ -839,7 +839,13 @@ std::string OptionsDialog::selected_account() const {
 void OptionsDialog::update_account_buttons() {
   const bool selected = !selected_account().empty();
   edit_account_->setEnabled(selected);
-  change_password_->setEnabled(selected);
+  // SIP has no way to change a password on the server: that is the provider's.
+  const app::AccountSettings* account = state_.account(selected_account());
+  const bool sip = account != nullptr && account->protocol == "sip";
+  change_password_->setEnabled(selected && !sip);
+  change_password_->setToolTip(
+      sip ? tr("A SIP account's password is changed with your provider, not from Sotto.")
+          : QString());
   remove_account_->setEnabled(selected);
 }
 

@@ -35,6 +35,7 @@ void State::reload() {
     std::vector<app::AccountSettings> accounts;
     std::map<std::string, app::AccountState> states;
     std::vector<app::Contact> contacts;
+    std::vector<app::CallInfo> calls;
   };
   Snapshot snapshot = core_.sync([](app::Engine& engine) {
     Snapshot s;
@@ -46,6 +47,7 @@ void State::reload() {
         s.contacts.insert(s.contacts.end(), contacts->begin(), contacts->end());
       }
     }
+    s.calls = engine.calls();
     return s;
   });
   accounts_ = std::move(snapshot.accounts);
@@ -56,8 +58,14 @@ void State::reload() {
     contacts[key] = std::move(contact);
   }
   contacts_ = std::move(contacts);
+  std::vector<std::string> changed_calls;
+  for (auto& call : snapshot.calls) {
+    changed_calls.push_back(call.id);
+    calls_[call.id] = std::move(call);
+  }
   emit accountsChanged();
   emit contactsChanged();
+  for (const auto& id : changed_calls) emit callChanged(QString::fromStdString(id));
 }
 
 const app::AccountSettings* State::account(const std::string& address) const {
@@ -135,6 +143,22 @@ std::optional<app::PrivacyChanged> State::privacy(const std::string& account,
   return it->second;
 }
 
+std::vector<app::CallInfo> State::calls() const {
+  std::vector<app::CallInfo> out;
+  for (const auto& [id, call] : calls_) out.push_back(call);
+  std::stable_sort(out.begin(), out.end(),
+                   [](const auto& a, const auto& b) { return a.start < b.start; });
+  return out;
+}
+
+const app::CallInfo* State::call(const std::string& id) const {
+  if (auto it = calls_.find(id); it != calls_.end()) return &it->second;
+  for (auto it = ended_calls_.rbegin(); it != ended_calls_.rend(); ++it) {
+    if (it->id == id) return &*it;
+  }
+  return nullptr;
+}
+
 void State::drop_request(const std::string& account, const std::string& address) {
   auto it = std::remove_if(requests_.begin(), requests_.end(), [&](const auto& request) {
     return request.account == account && request.address == address;
@@ -201,6 +225,16 @@ void State::on_event(const app::Event& event) {
   } else if (const auto* e = std::get_if<app::PrivacyChanged>(&event)) {
     privacy_[{e->account, e->peer}] = *e;
     emit privacyChanged(QString::fromStdString(e->account), QString::fromStdString(e->peer));
+  } else if (const auto* e = std::get_if<app::CallChanged>(&event)) {
+    if (e->call.state == app::CallState::ended) {
+      calls_.erase(e->call.id);
+      constexpr std::size_t kEndedKept = 32;
+      ended_calls_.push_back(e->call);
+      if (ended_calls_.size() > kEndedKept) ended_calls_.erase(ended_calls_.begin());
+    } else {
+      calls_[e->call.id] = e->call;
+    }
+    emit callChanged(QString::fromStdString(e->call.id));
   }
 }
 

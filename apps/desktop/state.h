@@ -1,7 +1,7 @@
 // What the windows show, kept on the GUI thread from the engine's events:
 // accounts and their state, contacts with presence per resource, unread
-// counts, the padlock of each conversation and pending authorization
-// requests. Widgets read it and listen to its signals; they change the
+// counts, the padlock of each conversation, pending authorization
+// requests and the calls going on. Widgets read it and listen to its signals; they change the
 // engine through Core.
 #pragma once
 
@@ -59,6 +59,13 @@ class State : public QObject {
   std::optional<app::PrivacyChanged> privacy(const std::string& account,
                                              const std::string& peer) const;
 
+  // Calls not ended yet, oldest first.
+  std::vector<app::CallInfo> calls() const;
+  // A call by id: going on, or among the last few that ended (their final
+  // state, with the reason). Null when unknown. Valid until the next event:
+  // copy what you keep.
+  const app::CallInfo* call(const std::string& id) const;
+
   const std::vector<app::AuthorizationRequested>& requests() const { return requests_; }
   // Answered (or ignored for now): forget the request.
   void drop_request(const std::string& account, const std::string& address);
@@ -69,6 +76,8 @@ class State : public QObject {
   void unreadChanged();
   void privacyChanged(const QString& account, const QString& peer);
   void requestsChanged();
+  // A call began, changed or ended (read it with call(id)).
+  void callChanged(const QString& id);
 
  private:
   using Key = std::pair<std::string, std::string>;  // account, address
@@ -83,6 +92,8 @@ class State : public QObject {
   std::map<Key, int> unread_;
   std::map<Key, app::PrivacyChanged> privacy_;
   std::vector<app::AuthorizationRequested> requests_;
+  std::map<std::string, app::CallInfo> calls_;  // not ended
+  std::vector<app::CallInfo> ended_calls_;      // the last few, oldest first
   app::Availability my_availability_ = app::Availability::available;
 };
 

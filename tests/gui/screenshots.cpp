@@ -5,7 +5,9 @@
 // The data is real: a private Prosody on 127.0.0.1, the desktop user Alice
 // and three `sotto rpc` contacts. Bob and Alice chat, go private and verify
 // each other; Carol asks for authorization; Dana has not answered Alice's
-// request yet; Erin chats privately and then gets a new key.
+// request yet; Erin chats privately and then gets a new key. The call
+// windows (no SIP server here) are fed the events the engine sends for a
+// call with Bob; a SIP account added last brings the dial field.
 #include <QAbstractButton>
 #include <QApplication>
 #include <QComboBox>
@@ -25,10 +27,12 @@
 #include "account_dialogs.h"
 #include "account_wizard.h"
 #include "authenticate_dialog.h"
+#include "call_window.h"
 #include "certificate_dialog.h"
 #include "chat_window.h"
 #include "contact_dialogs.h"
 #include "contact_list.h"
+#include "dial_bar.h"
 #include "gui_support.h"
 #include "history_window.h"
 #include "options_dialog.h"
@@ -323,6 +327,63 @@ int main(int argc, char** argv) {
     shoot(&change, "26-change-account-password");
     desktop::EditAccountDialog edit(*alice.core, alice.address);
     shoot(&edit, "27-edit-account");
+  }
+
+  {
+    desktop::AccountWizard wizard(*alice.state, alice.window.get());
+    wizard.show();
+    child<QRadioButton>(&wizard, "sipAccount")->setChecked(true);
+    wizard.next();
+    child<QLineEdit>(&wizard, "address")->setText(QStringLiteral("alice@sip example.org"));
+    child<QLineEdit>(&wizard, "password")->setText(QStringLiteral("secret"));
+    child<QToolButton>(&wizard, "advancedToggle")->setChecked(true);
+    auto* transport = child<QComboBox>(&wizard, "transport");
+    transport->setCurrentIndex(transport->findData(QStringLiteral("tls")));
+    wizard.next();
+    shoot(&wizard, "28-wizard-sip-invalid");
+  }
+
+  {
+    app::CallInfo call;
+    call.id = "screenshot-in";
+    call.account = alice.address;
+    call.peer = bob.address;
+    call.state = app::CallState::incoming;
+    call.start = std::chrono::system_clock::now();
+    emit alice.core->event(app::Event{app::CallChanged{call}});
+    wait_for("the ringing dialog", [] { return top_level("incomingCall") != nullptr; });
+    shoot(top_level("incomingCall"), "29-incoming-call");
+    call.state = app::CallState::active;
+    call.connected = call.start - std::chrono::seconds(72);
+    call.codec = "PCMU/8000";
+    emit alice.core->event(app::Event{app::CallChanged{call}});
+    wait_for("the call window", [] { return top_level("callWindow") != nullptr; });
+    shoot(top_level("callWindow"), "30-call-connected");
+    call.state = app::CallState::ended;
+    call.end_reason = app::CallEndReason::remote_hung_up;
+    emit alice.core->event(app::Event{app::CallChanged{call}});
+    settle();
+    shoot(top_level("callWindow"), "31-call-ended");
+    top_level("callWindow")->close();
+  }
+
+  {
+    // A SIP account (not registered here) brings the dial field.
+    app::AccountSettings sip;
+    sip.protocol = "sip";
+    sip.address = "alice@sip.example.org";
+    sip.host = "127.0.0.1";
+    sip.port = 9;
+    auto added = alice.core->sync([&](app::Engine& e) { return e.add_account(sip, "secret"); });
+    if (!added) {
+      std::fprintf(stderr, "screenshots: %s\n", added.error().message.c_str());
+      return 1;
+    }
+    alice.state->reload();
+    desktop::DialBar* dial = alice.window->dial_bar();
+    dial->field()->setText(QStringLiteral("bob@"));
+    dial->call_button()->click();
+    shoot(alice.window.get(), "32-main-window-dial-invalid");
   }
   std::printf("%d screenshots in %s\n", shots, qPrintable(out_dir));
   alice.window->quit();
