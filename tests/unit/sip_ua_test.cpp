@@ -175,6 +175,21 @@ TEST_P(SipUaTest, CallerCancelsWhileRinging) {
   EXPECT_FALSE(bob_->answer(bob_call, "v=0\r\n").has_value());
 }
 
+// Timer B (the transaction timeout, 4 s here) only runs until the first
+// provisional answer: a phone may ring longer than that and still be answered.
+TEST_P(SipUaTest, ACallRingingLongerThanTheTransactionTimeoutCanStillBeAnswered) {
+  auto call = alice_->invite(bob_uri(), "v=0 alice-offer\r\n");
+  ASSERT_TRUE(call.has_value());
+  ASSERT_TRUE(wait([&] { return !b_.incoming.empty(); }));
+  auto bob_call = b_.incoming.back();
+  ASSERT_TRUE(bob_->ring(bob_call).has_value());
+  ASSERT_TRUE(wait([&] { return !a_.ringing.empty(); }));
+  EXPECT_FALSE(wait([&] { return a_.ended.count(*call) > 0; }, 5000ms))
+      << "the call ended while it was ringing";
+  ASSERT_TRUE(bob_->answer(bob_call, "v=0 bob-answer\r\n").has_value());
+  ASSERT_TRUE(wait([&] { return a_.connected.count(*call) && b_.connected.count(bob_call); }));
+}
+
 TEST_P(SipUaTest, BusyAndDeclined) {
   auto call = alice_->invite(bob_uri(), "v=0\r\n");
   ASSERT_TRUE(call.has_value());
@@ -306,17 +321,19 @@ class SipUaRawTest : public ::testing::Test {
                  asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), bob_->local_port()));
   }
   // The next message Bob sends to the raw socket, whole.
-  std::string next_message() {
+  std::string next_message(std::chrono::milliseconds limit = 5000ms) {
     std::string text;
-    wait([&] {
-      std::array<char, 65536> buffer;
-      asio::ip::udp::endpoint from;
-      std::error_code ec;
-      auto n = raw_.receive_from(asio::buffer(buffer), from, 0, ec);
-      if (ec) return false;
-      text.assign(buffer.data(), n);
-      return true;
-    });
+    wait(
+        [&] {
+          std::array<char, 65536> buffer;
+          asio::ip::udp::endpoint from;
+          std::error_code ec;
+          auto n = raw_.receive_from(asio::buffer(buffer), from, 0, ec);
+          if (ec) return false;
+          text.assign(buffer.data(), n);
+          return true;
+        },
+        limit);
     return text;
   }
   // The next response's status line.
@@ -481,6 +498,28 @@ TEST(SipUri, Normalize) {
   EXPECT_FALSE(normalize_uri("", "x.org").has_value());
   EXPECT_FALSE(normalize_uri("http://example.org", "x.org").has_value());
   EXPECT_FALSE(normalize_uri("bob smith@x.org", "x.org").has_value());
+}
+
+// Whoever we message (or call) may answer with a digest challenge of their
+// own; answering it would hand them a hash of our password to crack offline.
+TEST_F(SipUaRawTest, AChallengeFromAnotherRealmGetsNoProofOfThePassword) {
+  auto to = "sip:mallory@127.0.0.1:" + std::to_string(raw_.local_endpoint().port());
+  auto id = bob_->send_message(to, "hello");
+  ASSERT_TRUE(id.has_value());
+  std::string message = next_message();
+  ASSERT_EQ(message.rfind("MESSAGE ", 0), 0u) << message;
+  std::string challenge = "SIP/2.0 407 Proxy Authentication Required\r\n";
+  for (const char* name : {"Via", "From", "To", "Call-ID", "CSeq"})
+    challenge += std::string(name) + ": " + header(message, name) + "\r\n";
+  challenge +=
+      "Proxy-Authenticate: Digest realm=\"mallory.example\", nonce=\"abc\", qop=\"auth\"\r\n"
+      "Content-Length: 0\r\n\r\n";
+  send(challenge);
+  ASSERT_TRUE(wait([&] { return b_.message_results.count(*id) > 0; }));
+  EXPECT_FALSE(b_.message_results.at(*id).has_value());
+  // Nothing more comes: no second MESSAGE carrying Proxy-Authorization.
+  std::string more = next_message(1000ms);
+  EXPECT_EQ(more.find("Authorization"), std::string::npos) << more;
 }
 
 }  // namespace

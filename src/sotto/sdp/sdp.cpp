@@ -559,8 +559,9 @@ std::string media_address(const Session& session, const Media& media) {
 }
 
 Direction effective_direction(const Session& session, const Media& media) {
+  // parse() already gave media without a direction of its own the session's;
+  // an explicit media-level attribute wins over the session's.
   Direction direction = media.direction;
-  if (direction == Direction::sendrecv) direction = session.direction;
   // RFC 3264 §8.4 / RFC 2543: c=0.0.0.0 means "do not send to me".
   if (media_address(session, media) == "0.0.0.0") {
     direction = make_direction(sends(direction), false);

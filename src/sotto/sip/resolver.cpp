@@ -3,7 +3,7 @@
 #include <ares.h>
 #include <arpa/nameser.h>
 #include <netdb.h>
-#include <sys/select.h>
+#include <poll.h>
 
 #include <algorithm>
 #include <mutex>
@@ -100,17 +100,36 @@ class Dns {
             o->result->assign(abuf, abuf + alen);
         },
         &out);
+    // poll(), not select(): a process with many open files has descriptors
+    // above FD_SETSIZE, which select() cannot take.
     while (!out.done) {
-      fd_set read_fds, write_fds;
-      FD_ZERO(&read_fds);
-      FD_ZERO(&write_fds);
-      int nfds = ares_fds(channel_, &read_fds, &write_fds);
-      if (nfds == 0) break;
+      ares_socket_t sockets[ARES_GETSOCK_MAXNUM];
+      int bits = ares_getsock(channel_, sockets, ARES_GETSOCK_MAXNUM);
+      std::vector<pollfd> fds;
+      for (int i = 0; i < ARES_GETSOCK_MAXNUM; ++i) {
+        short events = 0;
+        if (ARES_GETSOCK_READABLE(bits, i)) events |= POLLIN;
+        if (ARES_GETSOCK_WRITABLE(bits, i)) events |= POLLOUT;
+        if (events != 0) fds.push_back(pollfd{sockets[i], events, 0});
+      }
+      if (fds.empty()) break;
       timeval tv{};
       timeval* tvp = ares_timeout(channel_, nullptr, &tv);
-      select(nfds, &read_fds, &write_fds, nullptr, tvp);
-      ares_process(channel_, &read_fds, &write_fds);
+      int timeout_ms =
+          tvp == nullptr ? 1000 : static_cast<int>(tvp->tv_sec * 1000 + tvp->tv_usec / 1000);
+      int ready = ::poll(fds.data(), fds.size(), timeout_ms);
+      if (ready <= 0) {
+        ares_process_fd(channel_, ARES_SOCKET_BAD, ARES_SOCKET_BAD);  // timeouts
+        continue;
+      }
+      for (const auto& fd : fds) {
+        ares_process_fd(channel_,
+                        (fd.revents & (POLLIN | POLLERR | POLLHUP)) ? fd.fd : ARES_SOCKET_BAD,
+                        (fd.revents & POLLOUT) ? fd.fd : ARES_SOCKET_BAD);
+      }
     }
+    // The callback must not outlive `out`: cancelling calls it now.
+    if (!out.done) ares_cancel(channel_);
     return result;
   }
 

@@ -25,6 +25,8 @@ constexpr std::size_t kMaxRinging = 8;
 constexpr std::size_t kMaxServerTxs = 4096;
 constexpr auto kPongTimeout = std::chrono::seconds(10);
 constexpr auto kMaxBackoff = std::chrono::seconds(300);
+// How long our INVITE may ring before we give up (RFC 3261 Timer C is > 3 min).
+constexpr auto kRingingLimit = std::chrono::minutes(3);
 
 using udp = asio::ip::udp;
 using tcp = asio::ip::tcp;
@@ -210,6 +212,7 @@ struct ClientTx {
   Dest dest;
   Millis interval{500};
   bool provisional = false;
+  bool rings = false;      // a call's initial INVITE: the call's ringing limit replaces Timer B
   bool completed = false;  // INVITE: a non-2xx final arrived (re-ACK retransmissions)
   std::string ack_bytes;
   TimerPtr retransmit;
@@ -272,6 +275,7 @@ struct Call {
   bool ok_is_reinvite = false;
   TimerPtr ok_timer;
   TimerPtr linger_timer;  // keeps an ended call for retransmitted 2xx
+  TimerPtr ring_timer;    // our INVITE rings there: give up after kRingingLimit
   // Re-INVITE from us.
   bool reinvite_pending = false;    // asked for, until its result
   bool reinvite_in_flight = false;  // our re-INVITE transaction is under way
@@ -438,6 +442,7 @@ struct UserAgent::Impl : std::enable_shared_from_this<Impl> {
   bool pong_seen_ = false;
   bool options_in_flight_ = false;
   std::chrono::seconds granted_{0};
+  std::string registrar_realm_;                    // from the REGISTER challenge
   std::map<std::string, Credentials> proxy_auth_;  // realm -> last challenge (INVITE/MESSAGE)
 
   // Stop.
@@ -751,16 +756,23 @@ struct UserAgent::Impl : std::enable_shared_from_this<Impl> {
       tx->retransmit = make_timer();
       arm_retransmit(tx);
     }
+    arm_timeout(tx);
+    return tx;
+  }
+
+  // Timer B / F: no final answer in time ends the transaction.
+  void arm_timeout(const std::shared_ptr<ClientTx>& tx) {
     std::weak_ptr<ClientTx> weak_tx = tx;
     after(tx->timeout, config_.transaction_timeout, [this, weak_tx] {
       auto tx = weak_tx.lock();
-      if (!tx || tx->completed) return;
+      // RFC 3261 §17.1.1.2: Timer B stops at the first provisional answer;
+      // from then on the call's own ringing limit applies.
+      if (!tx || tx->completed || (tx->rings && tx->provisional)) return;
       client_txs_.erase(tx->key);
       if (tx->retransmit) tx->retransmit->cancel();
       auto callback = std::move(tx->on_result);
       if (callback) callback(nullptr);
     });
-    return tx;
   }
 
   void arm_retransmit(const std::shared_ptr<ClientTx>& tx) {
@@ -1122,6 +1134,15 @@ struct UserAgent::Impl : std::enable_shared_from_this<Impl> {
     auto chosen = digest::choose(challenges);
     if (!chosen) return std::nullopt;
     if (retry && !chosen->stale) return std::nullopt;
+    // Whoever we call or message can answer with a challenge of their own;
+    // answering it would hand them a hash of our password to crack. Only
+    // the account's own realm (the registrar's, or the domain) gets one.
+    if (chosen->realm != config_.domain && chosen->realm != registrar_realm_) {
+      log::warn(kLog,
+                "not answering a challenge from another realm: only the account's own "
+                "server gets proof of its password");
+      return std::nullopt;
+    }
     Credentials& cred = proxy_auth_[chosen->realm];
     if (cred.challenge.nonce != chosen->nonce) cred.nc = 0;
     cred.challenge = *chosen;
@@ -1138,8 +1159,11 @@ struct UserAgent::Impl : std::enable_shared_from_this<Impl> {
     answer.uri = uri;
     answer.nc = cred.nc;
     answer.cnonce = random_token(16);
-    return std::string(cred.challenge.proxy ? "Proxy-Authorization: " : "Authorization: ") +
-           digest::authorization(cred.challenge, answer);
+    std::string header =
+        std::string(cred.challenge.proxy ? "Proxy-Authorization: " : "Authorization: ") +
+        digest::authorization(cred.challenge, answer);
+    secure_wipe(answer.password);
+    return header;
   }
 
   // --- registration --------------------------------------------------------
@@ -1161,6 +1185,9 @@ struct UserAgent::Impl : std::enable_shared_from_this<Impl> {
     reg_call_id_ = random_token(20);
     reg_tag_ = random_token();
     reg_auth_.reset();
+    registrar_realm_.clear();
+    options_in_flight_ = false;
+    pong_seen_ = false;
     backoff_ = Millis{1000};
     set_reg_state(RegistrationState::registering);
     connect_server();
@@ -1240,8 +1267,9 @@ struct UserAgent::Impl : std::enable_shared_from_this<Impl> {
     if (!running_ || stopping_) return;
     log::info(kLog, "connection to the SIP server lost: " + error.message);
     if (error.code == Errc::certificate) {
-      running_ = false;
-      set_reg_state(RegistrationState::failed, error);
+      // Stays "running" in the failed state, so that stop() still ends the
+      // calls and closes the sockets, and start() (after a pin) tries again.
+      fail_registration(error);
       return;
     }
     // Transactions that were using it fail fast rather than at their timeout.
@@ -1350,6 +1378,7 @@ struct UserAgent::Impl : std::enable_shared_from_this<Impl> {
     auto chosen = digest::choose(challenges);
     if (!chosen) return false;
     reg_auth_ = Credentials{*chosen, 0};
+    registrar_realm_ = chosen->realm;
     return true;
   }
 
@@ -1386,7 +1415,9 @@ struct UserAgent::Impl : std::enable_shared_from_this<Impl> {
       fail_registration(Error{Errc::auth, "the SIP server refused the password", {}});
       return;
     }
-    if (status == 423 && response->min_expires) {
+    if (status == 423 && response->min_expires && *response->min_expires > 0 &&
+        *response->min_expires <= 86400 &&
+        std::chrono::seconds(*response->min_expires) > config_.expires) {
       config_.expires = std::chrono::seconds(*response->min_expires);
       send_register();
       return;
@@ -1537,12 +1568,13 @@ struct UserAgent::Impl : std::enable_shared_from_this<Impl> {
     call->invite_branch = new_branch();
     call->invite_pending = true;
     std::weak_ptr<Call> weak_call = call;
-    start_tx(call->invite, call->invite_dest, call->invite_branch,
-             [this, weak_call](const Message* response) {
-               auto call = weak_call.lock();
-               if (!call) return;
-               invite_response(call, response);
-             });
+    auto tx = start_tx(call->invite, call->invite_dest, call->invite_branch,
+                       [this, weak_call](const Message* response) {
+                         auto call = weak_call.lock();
+                         if (!call) return;
+                         invite_response(call, response);
+                       });
+    tx->rings = true;
   }
 
   void invite_response(const std::shared_ptr<Call>& call, const Message* response) {
@@ -1554,6 +1586,25 @@ struct UserAgent::Impl : std::enable_shared_from_this<Impl> {
     }
     int status = response->status;
     if (status < 200) {
+      if (!call->ring_timer && call->state != CallState::ended) {
+        // Like a proxy's Timer C: a call that rings for ever is given up.
+        call->ring_timer = make_timer();
+        std::weak_ptr<Call> weak_call = call;
+        after(call->ring_timer, kRingingLimit, [this, weak_call] {
+          auto call = weak_call.lock();
+          if (!call || call->state == CallState::ended || !call->invite_pending) return;
+          call->cancel_wanted = true;
+          if (!call->cancel_sent) send_cancel(call);
+          end_call(call, EndReason::no_answer, 0, "nobody answered");
+          // If not even the CANCEL gets an answer, the transaction ends
+          // after Timer B after all.
+          if (auto it = client_txs_.find(call->invite_branch + "|INVITE");
+              it != client_txs_.end()) {
+            it->second->rings = false;
+            arm_timeout(it->second);
+          }
+        });
+      }
       if (status == 100) return;
       if (!response->to.tag.empty() && call->state == CallState::calling) {
         call->state = CallState::early;
@@ -1688,6 +1739,7 @@ struct UserAgent::Impl : std::enable_shared_from_this<Impl> {
     call->state = CallState::ended;
     if (call->ok_timer) call->ok_timer->cancel();
     if (call->glare_timer) call->glare_timer->cancel();
+    if (call->ring_timer) call->ring_timer->cancel();
     if (call->ended_reported) return;
     call->ended_reported = true;
     CallEnd end{reason, status, text.empty() ? text_for(reason, status) : std::move(text)};
@@ -1709,7 +1761,10 @@ struct UserAgent::Impl : std::enable_shared_from_this<Impl> {
       if (!c->outgoing && (c->state == CallState::incoming || c->state == CallState::ringing))
         ++ringing;
     if (ringing >= kMaxRinging) {
-      respond(tx, 486, response_text(request, 486, random_token()));
+      // Statelessly: no transaction, no retransmissions, nothing kept per
+      // flooded INVITE (a retransmitted one just gets another 486).
+      send_back(tx->source, response_text(request, 486, random_token()));
+      server_txs_.erase(tx->key);
       auto now = Clock::now();
       if (now - last_flood_log_ > std::chrono::seconds(10)) {
         log::warn(kLog, "too many incoming calls ringing at once: answering busy" +
@@ -1755,6 +1810,18 @@ struct UserAgent::Impl : std::enable_shared_from_this<Impl> {
         is_ip_literal(parse_uri(call->remote_target).value_or(UriParts{}).host))
       update_dest(call);
     calls_[call->handle] = call;
+    // A caller that never gives up (or vanished without a CANCEL) must not
+    // ring here for ever, holding one of the kMaxRinging places.
+    call->ring_timer = make_timer();
+    std::weak_ptr<Call> weak_call = call;
+    after(call->ring_timer, kRingingLimit, [this, weak_call] {
+      auto call = weak_call.lock();
+      if (!call || (call->state != CallState::incoming && call->state != CallState::ringing))
+        return;
+      if (auto tx = server_tx(call))
+        respond(tx, 480, response_text(call->request, 480, call->local_tag));
+      end_call(call, EndReason::no_answer, 480, "nobody answered");
+    });
     auto handle = call->handle;
     auto from = request.from.uri;
     if (auto parts = parse_uri(from)) from = parts->scheme + ":" + parts->user + "@" + parts->host;
@@ -1876,10 +1943,10 @@ struct UserAgent::Impl : std::enable_shared_from_this<Impl> {
     auto invite_key = cancel.vias.front().branch + "|INVITE";
     auto it = server_txs_.find(invite_key);
     if (it == server_txs_.end()) {
-      respond(tx, 481, response_text(cancel, 481));
+      respond(tx, 481, response_text(cancel, 481, random_token()));
       return;
     }
-    respond(tx, 200, response_text(cancel, 200));
+    respond(tx, 200, response_text(cancel, 200, random_token()));
     for (auto& [handle, call] : calls_) {
       if (call->outgoing || call->server_key != invite_key) continue;
       if (call->state == CallState::incoming || call->state == CallState::ringing) {
@@ -2102,6 +2169,7 @@ struct UserAgent::Impl : std::enable_shared_from_this<Impl> {
       if (c->ok_timer) c->ok_timer->cancel();
       if (c->glare_timer) c->glare_timer->cancel();
       if (c->linger_timer) c->linger_timer->cancel();
+      if (c->ring_timer) c->ring_timer->cancel();
     }
     calls_.clear();
     close_transports();
@@ -2131,6 +2199,7 @@ struct UserAgent::Impl : std::enable_shared_from_this<Impl> {
       if (c->ok_timer) c->ok_timer->cancel();
       if (c->glare_timer) c->glare_timer->cancel();
       if (c->linger_timer) c->linger_timer->cancel();
+      if (c->ring_timer) c->ring_timer->cancel();
     }
     client_txs_.clear();
     server_txs_.clear();
@@ -2155,7 +2224,14 @@ void UserAgent::stop(std::function<void()> done, Millis timeout) {
 }
 
 void UserAgent::reconfigure(AccountConfig config) {
-  if (impl_->running_) return;
+  if (impl_->running_ && impl_->reg_state_ != RegistrationState::failed) return;
+  if (impl_->running_) {
+    // Failed (a wrong password, a certificate to pin): start over with the
+    // new settings, from new sockets and a new server lookup.
+    impl_->stopping_ = true;
+    impl_->stop_done_ = nullptr;
+    impl_->finish_stop();
+  }
   impl_->config_ = std::move(config);
 }
 
