@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -181,9 +182,14 @@ int run(const std::vector<std::string>& args) {
   if (!valid_profile(profile)) {
     return usage_error(command, "a profile name is letters, digits, '.', '_' and '-'");
   }
-  log::set_level(parsed->has("debug")     ? log::Level::debug
-                 : parsed->has("verbose") ? log::Level::info
-                                          : log::Level::warn);
+  // --debug / --verbose, else SOTTO_LOG (say, for the processes tests start),
+  // else warnings only.
+  if (parsed->has("debug"))
+    log::set_level(log::Level::debug);
+  else if (parsed->has("verbose"))
+    log::set_level(log::Level::info);
+  else if (std::getenv("SOTTO_LOG") == nullptr)
+    log::set_level(log::Level::warn);
 
   asio::io_context io;
   app::Engine engine(io, profile);

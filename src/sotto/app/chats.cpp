@@ -776,7 +776,7 @@ void Engine::Impl::finish_key(const std::string& account, const std::weak_ptr<in
       for (const auto& peer : s->engine->take_keyless_peers()) {
         log::info(kLog, "asking a contact again to go private, now that the key is ready");
         if (s = existing_otr(account); s == nullptr) break;
-        (void)otr_call(account, *s, [&](otr::Engine& e) { return e.start(peer); });
+        (void)otr_call(account, *s, [&](otr::Engine& e) { return e.restart(peer); });
       }
     }
   } else {

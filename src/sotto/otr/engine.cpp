@@ -1060,6 +1060,20 @@ std::vector<std::string> Engine::take_keyless_peers() {
   return peers;
 }
 
+Result<void> Engine::restart(std::string_view peer) {
+  if (peer.empty() || has_nul(peer)) return fail(Errc::invalid_argument, "no contact");
+  Drain drain{*impl_};
+  std::string key = impl_->key_of(peer);
+  // The key exchange that stalled for want of a key left our side waiting
+  // for an answer that will not come; libotr would drop the contact's new
+  // attempt against it. Start from scratch on every instance not private.
+  ConnContext* master = impl_->master(key);
+  for (ConnContext* c = master; c != nullptr && c->m_context == master; c = c->next) {
+    if (c->msgstate != OTRL_MSGSTATE_ENCRYPTED) otrl_auth_clear(&c->auth);
+  }
+  return impl_->send_query(key);
+}
+
 bool Engine::has_key() const {
   return otrl_privkey_find(impl_->us, impl_->options.account.c_str(),
                            impl_->options.protocol.c_str()) != nullptr;

@@ -279,6 +279,8 @@ class Engine {
   // not be answered), each once; ask them again with start() once a key is
   // ready.
   std::vector<std::string> take_keyless_peers();
+  // start(), after forgetting any key exchange half done with the peer.
+  [[nodiscard]] Result<void> restart(std::string_view peer);
   // Errc::already_exists while another generation is running.
   [[nodiscard]] Result<KeyGeneration> begin_key_generation();
   [[nodiscard]] Result<void> finish_key_generation(KeyGeneration generation);
