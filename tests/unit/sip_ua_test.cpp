@@ -522,5 +522,57 @@ TEST_F(SipUaRawTest, AChallengeFromAnotherRealmGetsNoProofOfThePassword) {
   EXPECT_EQ(more.find("Authorization"), std::string::npos) << more;
 }
 
+// Connections peers open to us are capped: the 65th is closed at once, and
+// the ones before it keep working.
+TEST(SipUaConnections, PeersCannotOpenConnectionsWithoutEnd) {
+  asio::io_context io;
+  Recorder recorder;
+  UserAgent agent(io.get_executor(), config_for("bob", Transport::tcp), recorder);
+  agent.start();
+  asio::ip::tcp::endpoint to(asio::ip::make_address("127.0.0.1"), agent.local_port());
+  std::vector<std::unique_ptr<asio::ip::tcp::socket>> peers;
+  for (int i = 0; i < 65; ++i) {
+    auto socket = std::make_unique<asio::ip::tcp::socket>(io);
+    socket->connect(to);  // the kernel's backlog takes it; the agent accepts it below
+    socket->non_blocking(true);
+    peers.push_back(std::move(socket));
+  }
+  auto closed = [&] {
+    std::size_t count = 0;
+    for (auto& socket : peers) {
+      std::array<char, 16> buffer;
+      std::error_code ec;
+      socket->read_some(asio::buffer(buffer), ec);
+      if (ec == asio::error::eof || ec == asio::error::connection_reset) ++count;
+    }
+    return count;
+  };
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (closed() == 0 && std::chrono::steady_clock::now() < deadline) io.run_for(20ms);
+  io.run_for(100ms);
+  EXPECT_EQ(closed(), 1u);
+  // The ones it kept are served: an OPTIONS over one of them is answered.
+  std::string options =
+      "OPTIONS sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bKcap1\r\n"
+      "Max-Forwards: 70\r\nFrom: <sip:peer@127.0.0.1>;tag=p\r\nTo: <sip:bob@127.0.0.1>\r\n"
+      "Call-ID: cap1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+  asio::write(*peers.front(), asio::buffer(options));
+  std::string answer;
+  deadline = std::chrono::steady_clock::now() + 5s;
+  while (answer.find("\r\n\r\n") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    io.run_for(20ms);
+    std::array<char, 4096> buffer;
+    std::error_code ec;
+    auto n = peers.front()->read_some(asio::buffer(buffer), ec);
+    if (!ec) answer.append(buffer.data(), n);
+  }
+  EXPECT_EQ(answer.rfind("SIP/2.0 200", 0), 0u) << answer;
+  bool stopped = false;
+  agent.stop([&] { stopped = true; });
+  deadline = std::chrono::steady_clock::now() + 5s;
+  while (!stopped && std::chrono::steady_clock::now() < deadline) io.run_for(20ms);
+}
+
 }  // namespace
 }  // namespace sotto::sip

@@ -186,6 +186,14 @@ void Stream::on_bytes(std::string_view bytes) {
 
 void Stream::write(std::string bytes) {
   if (closed_) return;
+  // A peer that sends (pings, requests) but never reads must not make us
+  // buffer without end.
+  if (queued_bytes_ + bytes.size() > kMaxQueuedBytes) {
+    log::info(kLog, "closing a connection whose peer does not read");
+    fail(Error{Errc::network, "the other side does not read what is sent", {}});
+    return;
+  }
+  queued_bytes_ += bytes.size();
   queue_.push_back(std::move(bytes));
   write_next();
 }
@@ -201,6 +209,7 @@ void Stream::write_next() {
       self->fail(Error{Errc::network, describe(ec), {}});
       return;
     }
+    self->queued_bytes_ -= self->queue_.front().size();
     self->queue_.pop_front();
     self->write_next();
   };

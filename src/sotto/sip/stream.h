@@ -67,7 +67,9 @@ class Stream : public std::enable_shared_from_this<Stream> {
   std::string server_name_;
   std::string pinned_sha256_;
   std::string cert_sha256_;
+  static constexpr std::size_t kMaxQueuedBytes = 1 << 20;
   std::deque<std::string> queue_;
+  std::size_t queued_bytes_ = 0;
   std::string inbox_;
   std::array<char, 16384> buffer_{};
 };

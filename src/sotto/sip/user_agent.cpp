@@ -23,6 +23,9 @@ constexpr std::string_view kLog = "sip";
 constexpr std::string_view kAllow = "INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE";
 constexpr std::size_t kMaxRinging = 8;
 constexpr std::size_t kMaxServerTxs = 4096;
+// TCP connections peers opened to us; more are closed at once (descriptors
+// are shared with the media ports and the profile database).
+constexpr std::size_t kMaxAcceptedStreams = 64;
 constexpr auto kPongTimeout = std::chrono::seconds(10);
 constexpr auto kMaxBackoff = std::chrono::seconds(300);
 // How long our INVITE may ring before we give up (RFC 3261 Timer C is > 3 min).
@@ -499,32 +502,40 @@ struct UserAgent::Impl : std::enable_shared_from_this<Impl> {
       if (bind_address.is_unspecified() && config_.local_address != "0.0.0.0")
         return fail(Errc::invalid_argument, "bad local address " + config_.local_address);
     }
-    udp::endpoint local(bind_address, 0);
-    udp_.open(local.protocol(), ec);
-    if (!ec) udp_.bind(local, ec);
-    if (ec) return fail(Errc::io, "could not open a UDP socket: " + ec.message());
-    // A burst of requests (a flood of INVITEs, many MESSAGEs at once) must not
-    // make the kernel drop what follows it: 1 MB instead of the default ~200 kB
-    // (the kernel caps it at net.core.rmem_max; failing is harmless).
-    std::error_code ignored;
-    udp_.set_option(udp::socket::receive_buffer_size(1 << 20), ignored);
-    local_port_ = udp_.local_endpoint(ec).port();
-    if (!bind_address.is_unspecified()) local_ip_ = bind_address.to_string();
-    if (config_.transport != Transport::udp) {
+    // UDP and the TCP listener share one port number (the one in our
+    // Contact). The UDP port the OS picks may be taken on TCP by some other
+    // connection: then pick again.
+    for (int attempt = 0;; ++attempt) {
+      udp::endpoint local(bind_address, 0);
+      udp_.open(local.protocol(), ec);
+      if (!ec) udp_.bind(local, ec);
+      if (ec) return fail(Errc::io, "could not open a UDP socket: " + ec.message());
+      local_port_ = udp_.local_endpoint(ec).port();
+      if (config_.transport == Transport::udp) break;
       tcp::endpoint tcp_local(bind_address, local_port_);
       acceptor_.open(tcp_local.protocol(), ec);
       if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
       if (!ec) acceptor_.bind(tcp_local, ec);
       if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-      if (ec) {
+      if (!ec) {
+        accept_loop();
+        break;
+      }
+      std::error_code ignored;
+      acceptor_.close(ignored);
+      if (attempt == 15) {
         log::info(kLog,
                   "no TCP listener on port " + std::to_string(local_port_) + ": " + ec.message());
-        std::error_code ignored;
-        acceptor_.close(ignored);
-      } else {
-        accept_loop();
+        break;
       }
+      udp_.close(ignored);
     }
+    // A burst of requests (a flood of INVITEs, many MESSAGEs at once) must not
+    // make the kernel drop what follows it: 1 MB instead of the default ~200 kB
+    // (the kernel caps it at net.core.rmem_max; failing is harmless).
+    std::error_code ignored;
+    udp_.set_option(udp::socket::receive_buffer_size(1 << 20), ignored);
+    if (!bind_address.is_unspecified()) local_ip_ = bind_address.to_string();
     read_datagram();
     return {};
   }
@@ -565,13 +576,23 @@ struct UserAgent::Impl : std::enable_shared_from_this<Impl> {
     acceptor_.async_accept([weak](std::error_code ec, tcp::socket socket) {
       auto self = weak.lock();
       if (!self || self->dead_ || !self->acceptor_.is_open()) return;
-      if (!ec) {
+      if (!ec && self->accepted_streams() >= kMaxAcceptedStreams) {
+        log::warn(kLog, "too many SIP connections from peers: closing a new one");
+        std::error_code ignored;
+        socket.close(ignored);
+      } else if (!ec) {
         auto stream = std::make_shared<Stream>(std::move(socket));
         self->adopt(stream, Transport::tcp);
         stream->start_reading();
       }
       self->accept_loop();
     });
+  }
+
+  std::size_t accepted_streams() const {
+    return static_cast<std::size_t>(std::count_if(
+        streams_.begin(), streams_.end(),
+        [this](const auto& stream) { return stream != server_stream_ && !stream->closed(); }));
   }
 
   void adopt(const std::shared_ptr<Stream>& stream, Transport transport) {
