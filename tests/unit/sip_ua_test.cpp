@@ -69,6 +69,18 @@ struct Recorder : Listener {
   }
 };
 
+// Runs `io` until `condition` holds; false if `limit` passed first.
+bool run_until(asio::io_context& io, const std::function<bool()>& condition,
+               std::chrono::milliseconds limit = 5000ms) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    io.restart();
+    io.run_one_for(10ms);
+  }
+  return true;
+}
+
 AccountConfig config_for(const std::string& user, Transport transport) {
   AccountConfig config;
   config.user = user;
@@ -101,13 +113,7 @@ class SipUaTest : public ::testing::TestWithParam<Transport> {
 
   // Runs the loop until `condition` holds (or 5 s pass).
   bool wait(const std::function<bool()>& condition, std::chrono::milliseconds limit = 5000ms) {
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!condition()) {
-      if (std::chrono::steady_clock::now() >= deadline) return false;
-      io_.restart();
-      io_.run_one_for(20ms);
-    }
-    return true;
+    return run_until(io_, condition, limit);
   }
 
   std::string bob_uri() {
@@ -308,13 +314,7 @@ class SipUaRawTest : public ::testing::Test {
     EXPECT_TRUE(wait([&] { return done; }));
   }
   bool wait(const std::function<bool()>& condition, std::chrono::milliseconds limit = 5000ms) {
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!condition()) {
-      if (std::chrono::steady_clock::now() >= deadline) return false;
-      io_.restart();
-      io_.run_one_for(10ms);
-    }
-    return true;
+    return run_until(io_, condition, limit);
   }
   void send(const std::string& text) {
     raw_.send_to(asio::buffer(text),
@@ -547,8 +547,7 @@ TEST(SipUaConnections, PeersCannotOpenConnectionsWithoutEnd) {
     }
     return count;
   };
-  auto deadline = std::chrono::steady_clock::now() + 5s;
-  while (closed() == 0 && std::chrono::steady_clock::now() < deadline) io.run_for(20ms);
+  run_until(io, [&] { return closed() > 0; });
   io.run_for(100ms);
   EXPECT_EQ(closed(), 1u);
   // The ones it kept are served: an OPTIONS over one of them is answered.
@@ -558,20 +557,17 @@ TEST(SipUaConnections, PeersCannotOpenConnectionsWithoutEnd) {
       "Call-ID: cap1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
   asio::write(*peers.front(), asio::buffer(options));
   std::string answer;
-  deadline = std::chrono::steady_clock::now() + 5s;
-  while (answer.find("\r\n\r\n") == std::string::npos &&
-         std::chrono::steady_clock::now() < deadline) {
-    io.run_for(20ms);
+  run_until(io, [&] {
     std::array<char, 4096> buffer;
     std::error_code ec;
     auto n = peers.front()->read_some(asio::buffer(buffer), ec);
     if (!ec) answer.append(buffer.data(), n);
-  }
+    return answer.find("\r\n\r\n") != std::string::npos;
+  });
   EXPECT_EQ(answer.rfind("SIP/2.0 200", 0), 0u) << answer;
   bool stopped = false;
   agent.stop([&] { stopped = true; });
-  deadline = std::chrono::steady_clock::now() + 5s;
-  while (!stopped && std::chrono::steady_clock::now() < deadline) io.run_for(20ms);
+  run_until(io, [&] { return stopped; });
 }
 
 }  // namespace

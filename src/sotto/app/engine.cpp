@@ -21,11 +21,6 @@ Result<void> validate_pin(AccountSettings& settings) {
   return {};
 }
 
-std::string lower(std::string text) {
-  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return text;
-}
-
 // A SIP address of record: user@domain. The user part keeps its case (it is
 // case-sensitive in SIP); the domain is lower-cased.
 Result<AccountSettings> validate_sip(AccountSettings settings) {
@@ -42,8 +37,8 @@ Result<AccountSettings> validate_sip(AccountSettings settings) {
     return fail(Errc::invalid_argument,
                 "\"" + address + "\" is not a SIP address; it looks like user@domain");
   }
-  settings.address = address.substr(0, at + 1) + lower(address.substr(at + 1));
-  settings.transport = settings.transport.empty() ? "udp" : lower(settings.transport);
+  settings.address = address.substr(0, at + 1) + ascii_lower(address.substr(at + 1));
+  settings.transport = settings.transport.empty() ? "udp" : ascii_lower(settings.transport);
   if (settings.transport != "udp" && settings.transport != "tcp" && settings.transport != "tls")
     return fail(Errc::invalid_argument, "a SIP transport is udp, tcp or tls");
   if (settings.direct_tls)

@@ -33,14 +33,6 @@ uint64_t random_session_id() {
   return ((uint64_t{seed()} << 32) | seed()) & ((uint64_t{1} << 62) - 1);
 }
 
-bool starts_with_nocase(std::string_view text, std::string_view prefix) {
-  return text.size() >= prefix.size() &&
-         std::equal(prefix.begin(), prefix.end(), text.begin(), [](char a, char b) {
-           return std::tolower(static_cast<unsigned char>(a)) ==
-                  std::tolower(static_cast<unsigned char>(b));
-         });
-}
-
 // The first audio stream of a session, if any.
 const sdp::Media* audio_of(const sdp::Session& session) {
   for (const sdp::Media& media : session.media) {
@@ -116,7 +108,7 @@ std::string peer_address(std::string_view uri) {
     text = text.substr(0, text.find('>'));
   }
   for (std::string_view scheme : {"sip:", "sips:"}) {
-    if (starts_with_nocase(text, scheme)) {
+    if (istarts_with(text, scheme)) {
       text.remove_prefix(scheme.size());
       break;
     }
@@ -133,7 +125,7 @@ std::string peer_address(std::string_view uri) {
   }
   std::string out(text.substr(0, at));
   out += '@';
-  for (char c : host) out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  out += ascii_lower(std::string(host));
   return out;
 }
 
@@ -316,7 +308,7 @@ std::size_t SipProvider::unacknowledged_messages() const {
 
 void SipProvider::on_message(const std::string& from_uri, const std::string& body,
                              const std::string& content_type) {
-  if (!content_type.empty() && !starts_with_nocase(content_type, "text/plain")) {
+  if (!content_type.empty() && !istarts_with(content_type, "text/plain")) {
     log::info(kLog, "ignored a MESSAGE of type " + content_type);
     return;
   }

@@ -156,6 +156,13 @@ std::string format_fingerprint(std::string_view lower_hex);
 // Overwrites a string's bytes (OPENSSL_cleanse) and clears it.
 void secure_wipe(std::string& secret);
 
+// ASCII case rules of protocol text (SIP header names, SDP tokens, hosts):
+// locale-independent, non-ASCII bytes unchanged.
+char ascii_lower(char c);
+std::string ascii_lower(std::string text);
+bool iequals(std::string_view a, std::string_view b);
+bool istarts_with(std::string_view text, std::string_view prefix);
+
 // Random identifier (URL-safe), for stanza ids and resources.
 std::string random_id(std::size_t length = 16);
 

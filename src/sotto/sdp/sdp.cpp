@@ -14,16 +14,6 @@ constexpr std::size_t kMaxMedia = 16;
 constexpr std::size_t kMaxFormats = 128;
 constexpr int kTelephoneEventType = 101;
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
-
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
 bool is_hex(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
@@ -313,7 +303,7 @@ Result<bool> parse_media_attribute(std::string_view name, std::string_view value
     if (!valid_zrtp_hash(value)) return bad("bad zrtp-hash");
     if (media.zrtp_hash) return bad("two zrtp-hash attributes");
     std::string hash(value);
-    for (char& c : hash) c = lower(c);
+    for (char& c : hash) c = ascii_lower(c);
     media.zrtp_hash = std::move(hash);
     return true;
   }

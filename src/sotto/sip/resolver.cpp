@@ -16,11 +16,6 @@ namespace {
 
 constexpr std::string_view kLog = "sip.dns";
 
-std::string lower(std::string text) {
-  for (auto& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return text;
-}
-
 bool ends_with(std::string_view text, std::string_view tail) {
   return text.size() >= tail.size() && text.substr(text.size() - tail.size()) == tail;
 }
@@ -77,7 +72,7 @@ class Dns {
       return out;
     for (auto* r = reply; r != nullptr; r = r->next)
       out.push_back(
-          Naptr{r->order, r->preference, lower(reinterpret_cast<const char*>(r->service)),
+          Naptr{r->order, r->preference, ascii_lower(reinterpret_cast<const char*>(r->service)),
                 r->replacement != nullptr ? reinterpret_cast<const char*>(r->replacement) : ""});
     ares_free_data(reply);
     return out;
@@ -191,7 +186,7 @@ std::string_view naptr_service(Transport transport) {
 
 Result<std::vector<ServerTarget>> lookup_sip_server(const std::string& host_in, uint16_t port,
                                                     Transport transport, bool exact) {
-  std::string host = lower(host_in);
+  std::string host = ascii_lower(host_in);
   if (host.size() > 2 && host.front() == '[' && host.back() == ']')
     host = host.substr(1, host.size() - 2);
   uint16_t default_port = transport == Transport::tls ? 5061 : 5060;
@@ -284,7 +279,7 @@ void ServerResolver::resolve(std::string host, uint16_t port, Transport transpor
   std::string bare = host;
   if (bare.size() > 2 && bare.front() == '[') bare = bare.substr(1, bare.size() - 2);
   asio::ip::make_address(bare, ec);
-  if (!ec || lower(host) == "localhost" || ends_with(lower(host), ".invalid")) {
+  if (!ec || ascii_lower(host) == "localhost" || ends_with(ascii_lower(host), ".invalid")) {
     state_->deliver(lookup_sip_server(host, port, transport, exact));
     return;
   }

@@ -863,11 +863,7 @@ struct UserAgent::Impl : std::enable_shared_from_this<Impl> {
       std::string_view line = invite.substr(pos, end - pos);
       pos = end + 2;
       auto starts = [&](std::string_view name) {
-        return line.size() > name.size() &&
-               std::equal(name.begin(), name.end(), line.begin(), [](char a, char b) {
-                 return std::tolower(static_cast<unsigned char>(a)) ==
-                        std::tolower(static_cast<unsigned char>(b));
-               });
+        return line.size() > name.size() && istarts_with(line, name);
       };
       if (starts("Via:") || starts("From:") || starts("Call-ID:") || starts("Route:") ||
           starts("Max-Forwards:"))
@@ -2177,23 +2173,7 @@ struct UserAgent::Impl : std::enable_shared_from_this<Impl> {
     if (!stopping_) return;
     stopping_ = false;
     running_ = false;
-    if (stop_timer_) stop_timer_->cancel();
-    for (auto& [key, tx] : client_txs_) {
-      if (tx->retransmit) tx->retransmit->cancel();
-      tx->timeout->cancel();
-    }
-    client_txs_.clear();
-    for (auto& [key, tx] : server_txs_)
-      if (tx->retransmit) tx->retransmit->cancel();
-    server_txs_.clear();
-    for (auto& [h, c] : calls_) {
-      if (c->ok_timer) c->ok_timer->cancel();
-      if (c->glare_timer) c->glare_timer->cancel();
-      if (c->linger_timer) c->linger_timer->cancel();
-      if (c->ring_timer) c->ring_timer->cancel();
-    }
-    calls_.clear();
-    close_transports();
+    drop_everything_in_flight();
     server_.reset();
     targets_.clear();
     local_ip_.clear();
@@ -2206,10 +2186,14 @@ struct UserAgent::Impl : std::enable_shared_from_this<Impl> {
 
   void shutdown() {
     dead_ = true;
-    if (reg_timer_) reg_timer_->cancel();
-    if (keepalive_timer_) keepalive_timer_->cancel();
-    if (pong_timer_) pong_timer_->cancel();
-    if (stop_timer_) stop_timer_->cancel();
+    drop_everything_in_flight();
+  }
+
+  // Every timer cancelled (an idle loop must have nothing left pending),
+  // transactions and calls forgotten, sockets closed.
+  void drop_everything_in_flight() {
+    for (const auto* timer : {&reg_timer_, &keepalive_timer_, &pong_timer_, &stop_timer_})
+      if (*timer) (*timer)->cancel();
     for (auto& [key, tx] : client_txs_) {
       if (tx->retransmit) tx->retransmit->cancel();
       tx->timeout->cancel();
@@ -2217,10 +2201,8 @@ struct UserAgent::Impl : std::enable_shared_from_this<Impl> {
     for (auto& [key, tx] : server_txs_)
       if (tx->retransmit) tx->retransmit->cancel();
     for (auto& [h, c] : calls_) {
-      if (c->ok_timer) c->ok_timer->cancel();
-      if (c->glare_timer) c->glare_timer->cancel();
-      if (c->linger_timer) c->linger_timer->cancel();
-      if (c->ring_timer) c->ring_timer->cancel();
+      for (const auto* timer : {&c->ok_timer, &c->glare_timer, &c->linger_timer, &c->ring_timer})
+        if (*timer) (*timer)->cancel();
     }
     client_txs_.clear();
     server_txs_.clear();

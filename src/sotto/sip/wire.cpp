@@ -67,20 +67,6 @@ void osip_trace_to_log(const char* /*file*/, int /*line*/, osip_trace_level_t /*
 
 // --- Text helpers.
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
-
-bool istarts_with(std::string_view text, std::string_view prefix) {
-  return text.size() >= prefix.size() && iequals(text.substr(0, prefix.size()), prefix);
-}
-
 std::string_view trim(std::string_view text) {
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
   while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
@@ -137,7 +123,7 @@ std::optional<int64_t> small_number(std::string_view text) {
 // RFC 3261 §7.3.3 compact forms, to the long names we check.
 std::string canonical_name(std::string_view name) {
   if (name.size() == 1) {
-    switch (lower(name[0])) {
+    switch (ascii_lower(name[0])) {
       case 'v':
         return "via";
       case 'f':
@@ -156,9 +142,7 @@ std::string canonical_name(std::string_view name) {
         break;
     }
   }
-  std::string out(name);
-  for (char& c : out) c = lower(c);
-  return out;
+  return ascii_lower(std::string(name));
 }
 
 // --- A scan of the raw header block, before libosip2 sees it.
