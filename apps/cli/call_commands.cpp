@@ -1,7 +1,10 @@
-// Calls at the terminal: `sotto call`, and the call commands typed into
-// `sotto listen` (answer, reject, hangup, hold, resume).
+// Calls at the terminal: `sotto call`, the call commands typed into it and
+// into `sotto listen` (answer, reject, hangup, hold, resume, mute, the SAS,
+// phone keys), the audio options, and `sotto calls ...`.
 #include <algorithm>
+#include <filesystem>
 #include <iostream>
+#include <set>
 #include <sstream>
 
 #include "commands.h"
@@ -10,46 +13,11 @@
 
 namespace sotto::cli {
 
-std::string CallPrinter::operator()(const app::CallInfo& call) {
-  auto it = known_.find(call.id);
-  std::optional<app::CallInfo> before;
-  if (it != known_.end()) before = it->second;
-  if (call.state == app::CallState::ended) {
-    if (it != known_.end()) known_.erase(it);
-    return "ended: " + printable_line(call.end_text.empty()
-                                          ? std::string(app::to_string(*call.end_reason))
-                                          : call.end_text);
-  }
-  known_.insert_or_assign(call.id, call);
-  switch (call.state) {
-    case app::CallState::calling:
-      return before ? "" : "calling " + call.peer;
-    case app::CallState::ringing:
-      return before && before->state == app::CallState::ringing ? "" : "ringing";
-    case app::CallState::incoming: {
-      if (before) return "";
-      std::string who = call.peer;
-      if (!call.peer_name.empty()) who = printable_line(call.peer_name) + " <" + call.peer + ">";
-      return "incoming call from " + who;
-    }
-    case app::CallState::active:
-      if (!before || before->state != app::CallState::active) {
-        std::string line = "connected";
-        if (!call.codec.empty()) line += " (" + call.codec + ")";
-        if (call.remote_hold) line += ", held by them";
-        return line;
-      }
-      if (before->on_hold != call.on_hold) return call.on_hold ? "on hold" : "resumed";
-      if (before->remote_hold != call.remote_hold)
-        return call.remote_hold ? "held by them" : "resumed by them";
-      return "";
-    case app::CallState::ended:
-      break;
-  }
-  return "";
-}
-
 namespace {
+
+// What `sotto call` takes on standard input.
+constexpr const char* kCallTyping =
+    "mute, unmute, hold, resume, sas-confirm, sas-reset, dtmf DIGITS or hangup";
 
 // The call a typed command means: the one whose id starts with `id`, or
 // without an id the only call (for answer and reject: the only incoming one).
@@ -74,27 +42,149 @@ Result<app::CallInfo> pick_call(app::Engine& engine, const std::string& id, bool
 
 }  // namespace
 
-std::optional<Result<void>> run_call_command(app::Engine& engine, const std::string& line) {
+std::optional<Result<void>> run_call_command(app::Engine& engine, const std::string& line,
+                                             const std::string& call_id) {
   std::istringstream words(line);
   std::string verb;
-  std::string id;
-  words >> verb >> id;
+  words >> verb;
   if (!verb.empty() && verb.front() == '/') verb.erase(0, 1);
+  static const std::set<std::string, std::less<>> kVerbs{
+      "answer", "reject", "busy",        "hangup",    "hold", "resume",
+      "mute",   "unmute", "sas-confirm", "sas-reset", "dtmf"};
+  if (!kVerbs.contains(verb)) return std::nullopt;
   const bool incoming_only = verb == "answer" || verb == "reject" || verb == "busy";
-  if (!incoming_only && verb != "hangup" && verb != "hold" && verb != "resume") {
-    return std::nullopt;
+  if (incoming_only && !call_id.empty()) return std::nullopt;
+  std::string digits;
+  if (verb == "dtmf" && !(words >> digits)) {
+    return Result<void>(
+        fail(Errc::invalid_argument, "say which keys to send: dtmf DIGITS (0-9, *, #, A-D)"));
   }
-  auto call = pick_call(engine, id, incoming_only);
-  if (!call) return Result<void>(Unexpected(call.error()));
-  if (verb == "answer") return engine.answer_call(call->id);
-  if (verb == "reject") return engine.reject_call(call->id, false);
-  if (verb == "busy") return engine.reject_call(call->id, true);
-  if (verb == "hangup") return engine.hang_up(call->id);
-  return engine.hold_call(call->id, verb == "hold");
+  std::string id;
+  words >> id;
+  if (std::string extra; words >> extra) {
+    return Result<void>(fail(Errc::invalid_argument,
+                             "too many words for " + verb + ": \"" + printable_line(extra) + "\""));
+  }
+  std::string target;
+  if (!call_id.empty()) {
+    if (!id.empty() && !call_id.starts_with(id))
+      return Result<void>(
+          fail(Errc::not_found, "there is no call " + printable_line(id) + " here"));
+    target = call_id;
+  } else {
+    auto call = pick_call(engine, id, incoming_only);
+    if (!call) return Result<void>(Unexpected(call.error()));
+    target = call->id;
+  }
+  if (verb == "answer") return engine.answer_call(target);
+  if (verb == "reject") return engine.reject_call(target, false);
+  if (verb == "busy") return engine.reject_call(target, true);
+  if (verb == "hangup") return engine.hang_up(target);
+  if (verb == "hold" || verb == "resume") return engine.hold_call(target, verb == "hold");
+  if (verb == "mute" || verb == "unmute") return engine.mute_call(target, verb == "mute");
+  if (verb == "sas-confirm" || verb == "sas-reset")
+    return engine.confirm_sas(target, verb == "sas-confirm");
+  return engine.send_dtmf(target, digits);
+}
+
+// --- audio options ------------------------------------------------------------
+
+const std::vector<OptionSpec>& audio_options() {
+  static const std::vector<OptionSpec> options{
+      {"audio", true}, {"audio-in", true}, {"audio-out", true}};
+  return options;
+}
+
+int apply_audio_options(Context& ctx, const ParsedArgs& args) {
+  auto backend = args.value("audio");
+  auto in = args.value("audio-in");
+  auto out = args.value("audio-out");
+  if (!backend && !in && !out) return kExitOk;
+  if (backend && *backend != "pulse" && *backend != "file" && *backend != "null") {
+    return usage_error(ctx, "--audio takes pulse, file or null");
+  }
+  if ((in || out) && backend && *backend != "file") {
+    return usage_error(ctx, "--audio-in and --audio-out are WAV files for --audio file");
+  }
+  if ((in && in->empty()) || (out && out->empty())) {
+    return usage_error(ctx, "--audio-in and --audio-out need a file name");
+  }
+  app::AudioSettings settings = ctx.engine.audio_settings();
+  settings.backend = backend.value_or("file");
+  settings.input_wav.clear();
+  settings.output_wav.clear();
+  std::error_code ec;
+  if (in) {
+    if (!std::filesystem::is_regular_file(*in, ec)) {
+      return report(Error{Errc::not_found, "there is no WAV file " + printable_line(*in), {}});
+    }
+    settings.input_wav = std::filesystem::absolute(*in, ec).string();
+  }
+  if (out) settings.output_wav = std::filesystem::absolute(*out, ec).string();
+  if (auto set = ctx.engine.set_audio_settings(settings); !set) return report(set.error());
+  return kExitOk;
+}
+
+// --- calls require-encryption, calls devices ------------------------------------
+
+int calls_require_encryption(Context& ctx, const ParsedArgs& args) {
+  app::Engine& engine = ctx.engine;
+  if (args.positional.empty()) {
+    if (engine.require_call_encryption()) {
+      std::cout << "Require encryption is on: a call that cannot be encrypted (ZRTP) is ended\n"
+                   "with the reason, never continued in the clear.\n";
+    } else {
+      std::cout << "Require encryption is off: every call tries ZRTP, and one that cannot be\n"
+                   "encrypted goes on in the clear, marked NOT ENCRYPTED. To end such calls "
+                   "instead:\n  "
+                << command_prefix(ctx) << " calls require-encryption on\n";
+    }
+    return kExitOk;
+  }
+  const std::string& choice = args.positional[0];
+  if (choice != "on" && choice != "off") return usage_error(ctx, "say on or off");
+  const bool on = choice == "on";
+  if (auto set = engine.set_require_call_encryption(on); !set) return report(set.error());
+  std::cout << (on ? "Require encryption is on: from the next call, a call that cannot be\n"
+                     "encrypted is ended.\n"
+                   : "Require encryption is off: from the next call, a call that cannot be\n"
+                     "encrypted goes on in the clear, marked NOT ENCRYPTED.\n");
+  return kExitOk;
+}
+
+int calls_devices(Context& ctx, const ParsedArgs&) {
+  const app::AudioSettings settings = ctx.engine.audio_settings();
+  const std::vector<app::AudioDevice> devices = ctx.engine.audio_devices();
+  if (devices.empty()) {
+    std::cout << "No audio devices found (is PulseAudio running?).\n";
+  } else {
+    std::vector<std::vector<std::string>> rows{{"KIND", "NAME", "DESCRIPTION"}};
+    for (const auto& device : devices) {
+      rows.push_back({device.input ? "microphone" : "speaker", printable_line(device.name),
+                      printable_line(device.description)});
+    }
+    print_table(rows);
+  }
+  auto or_default = [](const std::string& name) {
+    return name.empty() ? std::string("the default") : printable_line(name);
+  };
+  std::cout << "\nCalls use: " << settings.backend;
+  if (settings.backend == "pulse") {
+    std::cout << " (microphone: " << or_default(settings.input_device)
+              << ", speaker: " << or_default(settings.output_device) << ")";
+  } else if (settings.backend == "file") {
+    std::cout << " (in: " << (settings.input_wav.empty() ? "silence" : settings.input_wav)
+              << ", out: " << (settings.output_wav.empty() ? "discarded" : settings.output_wav)
+              << ")";
+  }
+  std::cout << "; echo cancellation " << (settings.echo_cancellation ? "on" : "off")
+            << ", noise suppression " << (settings.noise_suppression ? "on" : "off") << ".\n";
+  return kExitOk;
 }
 
 int call(Context& ctx, const ParsedArgs& args) {
   const std::string to = args.positional[1];
+  if (int applied = apply_audio_options(ctx, args); applied != kExitOk) return applied;
   auto account = online(ctx, args, args.positional[0]);
   if (!account) return kExitError;
   auto& session = ctx.session;
@@ -124,6 +214,14 @@ int call(Context& ctx, const ParsedArgs& args) {
                 << (change->error ? ": " + printable_line(change->error->message) : "") << '\n';
       return finish(kExitError);
     }
+    if (const auto* key = std::get_if<app::CallDtmf>(&event)) {
+      if (!id.empty() && key->id == id) std::cout << printer(*key) << std::endl;
+      return;
+    }
+    if (const auto* device = std::get_if<app::AudioDeviceEvent>(&event)) {
+      std::cout << "audio: " << printable_line(device->text) << std::endl;
+      return;
+    }
     const auto* changed = std::get_if<app::CallChanged>(&event);
     if (changed == nullptr) return;
     if (id.empty()) return early.push_back(changed->call);
@@ -152,14 +250,14 @@ int call(Context& ctx, const ParsedArgs& args) {
   LineSplitter lines([&](std::string& line) {
     std::string command = line;
     if (command == "/quit" || command == "quit" || command == "/hangup") command = "hangup";
-    if (command.empty() || finished) return;
+    if (command.find_first_not_of(" \t") == std::string::npos || finished) return;
     if (command == "hangup") return hang_up();
-    if (command == "hold" || command == "resume" || command == "/hold" || command == "/resume") {
-      if (auto done = engine.hold_call(id, command.find("hold") != std::string::npos); !done)
-        report(done.error());
-      return;
+    auto done = run_call_command(engine, command, id);
+    if (!done) {
+      std::cerr << "sotto: type " << kCallTyping << " (or press Ctrl-C to hang up)\n";
+    } else if (!*done) {
+      report(done->error());
     }
-    std::cerr << "sotto: type hold, resume or hangup (or press Ctrl-C to hang up)\n";
   });
   // The end of standard input (a script, /dev/null) leaves the call going.
   std::optional<StdinReader> in;
@@ -169,7 +267,7 @@ int call(Context& ctx, const ParsedArgs& args) {
   }
   session.on_interrupt(hang_up);
   if (!finished) {
-    std::cerr << "Type hold, resume or hangup; Ctrl-C hangs up.\n";
+    std::cerr << "Type " << kCallTyping << "; Ctrl-C hangs up.\n";
     session.io().run();
   }
   if (in) in->stop();

@@ -359,6 +359,10 @@ class Describe {
     }
     return line;
   }
+  std::string operator()(const app::CallDtmf& e) const {
+    return "call " + e.id + ": key " + e.digit;
+  }
+  std::string operator()(const app::AudioDeviceEvent& e) const { return "audio: " + e.text; }
   template <class OtrEvent>
   std::string operator()(const OtrEvent& e) const {
     return e.account + ": " + OtrWords(ctx_, /*in_chat=*/false)(e);
@@ -368,10 +372,43 @@ class Describe {
   const Context& ctx_;
 };
 
-std::string timestamped(const Context& ctx, const app::Event& event) {
+std::string timestamped(std::string_view text) {
   return local_time(std::chrono::system_clock::now(), "%H:%M:%S") + " " +
-         printable(std::visit(Describe(ctx), event), "         ");
+         printable(text, "         ");
 }
+
+std::string timestamped(const Context& ctx, const app::Event& event) {
+  return timestamped(std::visit(Describe(ctx), event));
+}
+
+// `sotto listen`'s lines for calls: a line when the state changes (as
+// Describe says it), and CallPrinter's lines about encryption and mute, each
+// once; nothing for the quality updates that come every few seconds.
+class ListenCalls {
+ public:
+  explicit ListenCalls(const Context& ctx) : ctx_(ctx) {}
+
+  std::vector<std::string> operator()(const app::Event& event) {
+    if (const auto* changed = std::get_if<app::CallChanged>(&event)) {
+      const app::CallInfo& c = changed->call;
+      CallPrinter::News news = printer_.news(c);
+      std::vector<std::string> lines;
+      if (!news.state.empty()) lines.push_back(timestamped(ctx_, event));
+      const std::string prefix =
+          c.account + ": call " + c.id + (c.outgoing ? " to " : " from ") + c.peer + ": ";
+      for (const auto& line : news.other) lines.push_back(timestamped(prefix + line));
+      return lines;
+    }
+    if (const auto* key = std::get_if<app::CallDtmf>(&event)) {
+      return {timestamped("call " + key->id + ": " + printer_(*key))};
+    }
+    return {timestamped(ctx_, event)};
+  }
+
+ private:
+  const Context& ctx_;
+  CallPrinter printer_{/*name_calls=*/true};
+};
 
 }  // namespace
 
@@ -850,6 +887,7 @@ int send(Context& ctx, const ParsedArgs& args) {
 }
 
 int listen(Context& ctx, const ParsedArgs& args) {
+  if (int applied = apply_audio_options(ctx, args); applied != kExitOk) return applied;
   std::vector<app::AccountSettings> accounts;
   if (args.positional.empty()) {
     accounts = ctx.engine.accounts();
@@ -876,11 +914,12 @@ int listen(Context& ctx, const ParsedArgs& args) {
   auto& session = ctx.session;
   std::set<std::string> listening;
   int exit_code = kExitOk;
+  ListenCalls describe(ctx);
   ScopedSubscription subscription(ctx.engine, [&](const app::Event& event) {
     if (as_json) {
       std::cout << dump_line(event_json(event)) << std::endl;
     } else {
-      std::cout << timestamped(ctx, event) << std::endl;
+      for (const auto& line : describe(event)) std::cout << line << std::endl;
     }
     if (!std::cout) {  // the reader went away (`sotto listen | head`): nothing left to do
       session.shut_down_async([&] { session.io().stop(); });
@@ -915,8 +954,9 @@ int listen(Context& ctx, const ParsedArgs& args) {
     }
     auto done = run_call_command(ctx.engine, line);
     if (!done) {
-      std::cerr << "sotto: type answer, reject, busy, hangup, hold or resume, each with a call's "
-                   "id when there are several calls\n";
+      std::cerr << "sotto: type answer, reject, busy, hangup, hold, resume, mute, unmute, "
+                   "sas-confirm or sas-reset, each with a call's id when there are several "
+                   "calls, or dtmf DIGITS [ID]\n";
     } else if (!*done) {
       report(done->error());
     }

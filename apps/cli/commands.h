@@ -180,22 +180,68 @@ class OtrWords {
 
 // Calls (call_commands.cpp).
 int call(Context& ctx, const ParsedArgs& args);
+int calls_require_encryption(Context& ctx, const ParsedArgs& args);
+int calls_devices(Context& ctx, const ParsedArgs& args);
+
+// --audio pulse|file|null, --audio-in WAV, --audio-out WAV (call, listen, rpc).
+const std::vector<OptionSpec>& audio_options();
+// Applies the audio options given (if any) with Engine::set_audio_settings
+// before a call starts. Returns kExitOk, or the exit status after saying why
+// (a usage error for a bad value).
+int apply_audio_options(Context& ctx, const ParsedArgs& args);
 
 // What changed in a call, in a few words for the terminal ("ringing",
-// "connected (PCMU/8000)", "on hold", "held by them", "ended: busy"); empty
-// when nothing worth saying changed. Remembers each call until it ends.
+// "connected (PCMU/8000)", "on hold", "held by them", "ended: busy", the
+// encryption and its code to compare, "muted"); empty when nothing worth
+// saying changed. Remembers each call until it ends.
 class CallPrinter {
  public:
+  // `name_calls`: the hints to type name the call ("sas-confirm 7c1e"), for
+  // `sotto listen`, where several calls may be going on.
+  explicit CallPrinter(bool name_calls = false) : name_calls_(name_calls) {}
+
+  struct News {
+    std::string state;               // calling, ringing, connected, hold, ended; or empty
+    std::vector<std::string> other;  // encryption and mute, one line each
+  };
+  News news(const app::CallInfo& call);
+
+  // news() as lines: the state's first, joined with '\n'.
   std::string operator()(const app::CallInfo& call);
 
+  // "key 5 from bob@example.org" (the peer as last seen in operator()).
+  std::string operator()(const app::CallDtmf& dtmf) const;
+
  private:
-  std::map<std::string, app::CallInfo> known_;
+  // What was last said about a call's encryption.
+  struct Said {
+    app::CallEncryption encryption = app::CallEncryption::negotiating;
+    std::string sas;
+    bool verified = false;
+    bool mismatch = false;
+    bool operator==(const Said&) const = default;
+  };
+  struct Known {
+    app::CallInfo call;
+    std::optional<Said> said;
+  };
+
+  std::vector<std::string> encryption_news(const app::CallInfo& call, std::optional<Said>& said);
+  std::string hint(const std::string& command, const app::CallInfo& call) const;
+
+  bool name_calls_;
+  std::map<std::string, Known> known_;
 };
 
-// A call command typed in `sotto listen`: answer, reject, busy, hangup, hold
-// or resume, each with an optional call id (or the start of one). nullopt
-// when the line is no call command.
-std::optional<Result<void>> run_call_command(app::Engine& engine, const std::string& line);
+// A call command typed in `sotto listen` or `sotto call`: answer, reject,
+// busy, hangup, hold, resume, mute, unmute, sas-confirm or sas-reset, each
+// with an optional call id (or the start of one), and dtmf DIGITS [ID].
+// Without an id, the only call (for answer, reject and busy: the only
+// incoming one). `call_id` is the call of `sotto call`: the line is about it
+// (answer, reject and busy are no commands there). nullopt when the line is
+// no call command.
+std::optional<Result<void>> run_call_command(app::Engine& engine, const std::string& line,
+                                             const std::string& call_id = {});
 
 // `sotto rpc` (rpc.cpp).
 int rpc(Context& ctx, const ParsedArgs& args);

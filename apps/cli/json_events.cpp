@@ -78,6 +78,22 @@ json call_info_json(const app::CallInfo& call) {
   if (!call.end_text.empty()) out["end_text"] = call.end_text;
   if (!call.codec.empty()) out["codec"] = call.codec;
   if (call.connected) out["connected"] = iso8601_utc(*call.connected);
+  out["encryption"] = std::string(app::to_string(call.encryption));
+  if (!call.sas.empty()) out["sas"] = call.sas;
+  out["sas_verified"] = call.sas_verified;
+  out["cache_mismatch"] = call.cache_mismatch;
+  out["cipher"] = call.cipher;
+  if (!call.encryption_text.empty()) out["encryption_text"] = call.encryption_text;
+  out["muted"] = call.muted;
+  const app::CallQuality& q = call.quality;
+  json quality{{"loss", q.loss},
+               {"jitter_ms", q.jitter_ms},
+               {"buffer_ms", q.buffer_ms},
+               {"packets_sent", q.packets_sent},
+               {"packets_received", q.packets_received},
+               {"dropped", q.dropped}};
+  if (q.rtt_ms) quality["rtt_ms"] = *q.rtt_ms;
+  out["quality"] = std::move(quality);
   return out;
 }
 
@@ -180,6 +196,10 @@ json event_json(const app::Event& event) {
         } else if constexpr (std::is_same_v<T, app::CallChanged>) {
           return json{
               {"type", "call"}, {"account", e.call.account}, {"call", call_info_json(e.call)}};
+        } else if constexpr (std::is_same_v<T, app::CallDtmf>) {
+          return json{{"type", "dtmf"}, {"call", e.id}, {"digit", std::string(1, e.digit)}};
+        } else if constexpr (std::is_same_v<T, app::AudioDeviceEvent>) {
+          return json{{"type", "audio_device"}, {"text", e.text}};
         } else {
           static_assert(kAlwaysFalse<T>, "every event needs a JSON shape");
         }

@@ -30,6 +30,11 @@ std::vector<OptionSpec> server_options(std::vector<OptionSpec> more) {
 
 constexpr std::size_t kMany = std::numeric_limits<std::size_t>::max();
 
+std::vector<OptionSpec> with_audio(std::vector<OptionSpec> options) {
+  options.insert(options.end(), audio_options().begin(), audio_options().end());
+  return options;
+}
+
 const Command* find_command(std::string_view words) {
   for (const auto& command : commands()) {
     if (command.words == words) return &command;
@@ -68,6 +73,7 @@ void print_help(std::ostream& out) {
               : heading == "profile" ? "The profile (encrypted, with your history)"
               : heading == "history" ? "History"
               : heading == "otr"     ? "Private conversations (OTR)"
+              : heading == "calls"   ? "Calls (encryption and audio)"
                                      : "Messages, calls and events")
           << ":\n";
     }
@@ -431,6 +437,21 @@ const std::vector<Command>& commands() {
        1,
        1,
        otr_import},
+      {"calls require-encryption",
+       "[on|off]",
+       "Show, or turn on or off, \"require encryption\": a call that cannot be encrypted\n"
+       "      is ended instead of going on in the clear (off by default).",
+       {},
+       0,
+       1,
+       calls_require_encryption},
+      {"calls devices",
+       "",
+       "List the microphones and speakers (PulseAudio) and what calls use.",
+       {},
+       0,
+       0,
+       calls_devices},
       {"status",
        "ACCOUNT available|chat|away|xa|dnd|offline [TEXT...] [--password-stdin]",
        "Go online with this presence and stay until Ctrl-C.",
@@ -446,21 +467,20 @@ const std::vector<Command>& commands() {
        kMany,
        send},
       {"listen",
-       "[ACCOUNT...] [--json] [--password-stdin]",
+       "[ACCOUNT...] [--json] [--audio pulse|file|null] [--audio-in WAV] [--audio-out WAV] "
+       "[--password-stdin]",
        "Go online (all accounts by default) and print every event until Ctrl-C. Calls are\n"
-       "      handled by typing answer, reject, busy, hangup, hold or resume [CALL-ID].",
-       {{"json"}},
-       0,
-       kMany,
-       listen},
+       "      handled by typing answer, reject, busy, hangup, hold, resume, mute, unmute,\n"
+       "      sas-confirm or sas-reset [CALL-ID], or dtmf DIGITS [CALL-ID].",
+       with_audio({{"json"}}), 0, kMany, listen},
       {"call",
-       "ACCOUNT ADDRESS [--password-stdin]",
-       "Call someone from a SIP account and stay until the call ends; type hold, resume or\n"
-       "      hangup (no audio yet: calls are signalling only for now).",
-       {},
-       2,
-       2,
-       call},
+       "ACCOUNT ADDRESS [--audio pulse|file|null] [--audio-in WAV] [--audio-out WAV] "
+       "[--password-stdin]",
+       "Call someone from a SIP account, encrypted with ZRTP, and stay until the call ends.\n"
+       "      Compare the code it prints with your partner and type sas-confirm; type mute,\n"
+       "      unmute, hold, resume, dtmf DIGITS or hangup. --audio file with --audio-in and\n"
+       "      --audio-out plays a WAV file and records what you hear (docs/calls.md).",
+       with_audio({}), 2, 2, call},
       {"chat",
        "ACCOUNT CONTACT [--password-stdin]",
        "Chat with a contact, a line at a time, privately with OTR; /help lists the\n"
@@ -469,13 +489,9 @@ const std::vector<Command>& commands() {
        2,
        2,
        chat},
-      {"rpc",
-       "",
-       "Serve JSON-RPC 2.0 on stdin/stdout, one object per line (see docs/rpc.md).",
-       {},
-       0,
-       0,
-       rpc},
+      {"rpc", "[--audio pulse|file|null] [--audio-in WAV] [--audio-out WAV]",
+       "Serve JSON-RPC 2.0 on stdin/stdout, one object per line (see docs/rpc.md).", with_audio({}),
+       0, 0, rpc},
   };
   return table;
 }

@@ -175,6 +175,14 @@ class Params {
   // Given at all, even as null.
   bool present(const char* key) const { return params_.contains(key); }
 
+  // An object parameter, or nullptr when absent (or null).
+  json* find_object(const char* key) {
+    json* value = find(key);
+    if (value != nullptr && !value->is_object())
+      throw InvalidParams{std::string("'") + key + "' must be an object"};
+    return value;
+  }
+
   bool flag(const char* key, bool fallback = false) {
     const json* value = find(key);
     if (value == nullptr) return fallback;
@@ -191,6 +199,11 @@ class Params {
                           std::to_string(min) + " to " + std::to_string(max)};
     }
     return value->get<int64_t>();
+  }
+
+  std::optional<bool> optional_flag(const char* key) {
+    if (find(key) == nullptr) return std::nullopt;
+    return flag(key);
   }
 
   bool required_flag(const char* key) {
@@ -342,6 +355,12 @@ class RpcServer {
         {"call.hangup", {&RpcServer::call_hangup, {"id"}}},
         {"call.hold", {&RpcServer::call_hold, {"id", "on"}}},
         {"call.list", {&RpcServer::call_list, {}}},
+        {"call.sas_confirm", {&RpcServer::call_sas_confirm, {"id", "verified"}}},
+        {"call.mute", {&RpcServer::call_mute, {"id", "on"}}},
+        {"call.dtmf", {&RpcServer::call_dtmf, {"id", "digits"}}},
+        {"calls.settings", {&RpcServer::calls_settings, {}}},
+        {"calls.set", {&RpcServer::calls_set, {"require_encryption", "audio"}}},
+        {"audio.devices", {&RpcServer::audio_devices, {}}},
         {"profile.info", {&RpcServer::profile_info, {}}},
         {"profile.unlock", {&RpcServer::profile_unlock, {"password"}}},
         {"profile.lock", {&RpcServer::profile_lock, {}}},
@@ -747,6 +766,91 @@ class RpcServer {
     reply.ok(json_array(engine_.calls(), call_info_json));
   }
 
+  void call_sas_confirm(Params& p, const Reply& reply) {
+    const std::string id = p.string("id");
+    reply.done()(engine_.confirm_sas(id, p.flag("verified", true)));
+  }
+
+  void call_mute(Params& p, const Reply& reply) {
+    const std::string id = p.string("id");
+    reply.done()(engine_.mute_call(id, p.required_flag("on")));
+  }
+
+  void call_dtmf(Params& p, const Reply& reply) {
+    const std::string id = p.string("id");
+    reply.done()(engine_.send_dtmf(id, p.string("digits")));
+  }
+
+  json calls_settings_json() const {
+    const app::AudioSettings a = engine_.audio_settings();
+    return json{{"require_encryption", engine_.require_call_encryption()},
+                {"audio",
+                 {{"backend", a.backend},
+                  {"input_device", a.input_device},
+                  {"output_device", a.output_device},
+                  {"input_wav", a.input_wav},
+                  {"output_wav", a.output_wav},
+                  {"echo_cancellation", a.echo_cancellation},
+                  {"noise_suppression", a.noise_suppression}}}};
+  }
+
+  void calls_settings(Params&, const Reply& reply) { reply.ok(calls_settings_json()); }
+
+  // Every parameter is checked before anything changes.
+  void calls_set(Params& p, const Reply& reply) {
+    std::optional<bool> require = p.optional_flag("require_encryption");
+    std::optional<app::AudioSettings> audio;
+    if (json* given = p.find_object("audio")) {
+      Params a(*given);
+      for (const auto& [key, value] : given->items()) {
+        static const std::vector<std::string_view> kKeys{
+            "backend",    "input_device",      "output_device",    "input_wav",
+            "output_wav", "echo_cancellation", "noise_suppression"};
+        if (std::find(kKeys.begin(), kKeys.end(), key) == kKeys.end())
+          throw InvalidParams{"'audio' takes no key \"" + key + "\""};
+      }
+      app::AudioSettings next = engine_.audio_settings();
+      auto backend = a.optional_string("backend");
+      auto input_wav = a.optional_string("input_wav");
+      auto output_wav = a.optional_string("output_wav");
+      // A WAV file implies the file backend; another backend drops the files.
+      if (!backend && ((input_wav && !input_wav->empty()) || (output_wav && !output_wav->empty())))
+        backend = "file";
+      if (backend) {
+        if (*backend != "pulse" && *backend != "file" && *backend != "null")
+          throw InvalidParams{"'audio.backend' must be pulse, file or null"};
+        if (*backend != next.backend) {
+          next.input_wav.clear();
+          next.output_wav.clear();
+        }
+        next.backend = *backend;
+      }
+      if (input_wav) next.input_wav = *input_wav;
+      if (output_wav) next.output_wav = *output_wav;
+      if (next.backend != "file" && (!next.input_wav.empty() || !next.output_wav.empty()))
+        throw InvalidParams{"'audio.input_wav' and 'audio.output_wav' need the file backend"};
+      if (auto device = a.optional_string("input_device")) next.input_device = *device;
+      if (auto device = a.optional_string("output_device")) next.output_device = *device;
+      next.echo_cancellation = a.flag("echo_cancellation", next.echo_cancellation);
+      next.noise_suppression = a.flag("noise_suppression", next.noise_suppression);
+      audio = std::move(next);
+    }
+    if (audio) {
+      if (auto set = engine_.set_audio_settings(*audio); !set) return reply.error(set.error());
+    }
+    if (require) {
+      if (auto set = engine_.set_require_call_encryption(*require); !set)
+        return reply.error(set.error());
+    }
+    reply.ok(calls_settings_json());
+  }
+
+  void audio_devices(Params&, const Reply& reply) {
+    reply.ok(json_array(engine_.audio_devices(), [](const app::AudioDevice& d) {
+      return json{{"name", d.name}, {"description", d.description}, {"input", d.input}};
+    }));
+  }
+
   void engine_unacked(Params&, const Reply& reply) {
     reply.ok(json{{"count", engine_.unacknowledged_messages()}});
   }
@@ -1047,7 +1151,8 @@ class RpcServer {
 
 }  // namespace
 
-int rpc(Context& ctx, const ParsedArgs&) {
+int rpc(Context& ctx, const ParsedArgs& args) {
+  if (int applied = apply_audio_options(ctx, args); applied != kExitOk) return applied;
   StdioModes modes;
   RpcServer server(ctx);
   ctx.session.on_interrupt([&server] { server.shutdown(std::nullopt); });

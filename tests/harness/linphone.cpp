@@ -35,8 +35,14 @@ Linphone::Linphone(LinphoneOptions opts) : opts_(std::move(opts)), dir_("sotto-l
   if (rtp < 1024) rtp = static_cast<uint16_t>(rtp + 2);
   {
     std::ofstream rc(dir() / "linphonerc", std::ios::trunc);
+    // Media encryption belongs in [sip]: liblinphone ignores it elsewhere.
     rc << "[sip]\nbind_address=127.0.0.1\nuse_ipv6=0\nguess_hostname=0\n"
-       << "sip_port=" << sip_port_ << "\nsip_tcp_port=-1\nsip_tls_port=-1\n"
+       << "media_encryption=" << opts_.media_encryption << "\n"
+       << "media_encryption_mandatory=" << (opts_.media_encryption == "none" ? 0 : 1) << "\n";
+    if (!opts_.zrtp_key_agreements.empty()) {
+      rc << "zrtp_key_agreements_suites=" << opts_.zrtp_key_agreements << "\n";
+    }
+    rc << "sip_port=" << sip_port_ << "\nsip_tcp_port=-1\nsip_tls_port=-1\n"
        << "register_only_when_network_is_up=0\n"
        << (opts_.proxy_port != 0 ? "default_proxy=0\n" : "default_proxy=-1\n")
        << "[rtp]\nbind_address=127.0.0.1\naudio_rtp_port=" << rtp
@@ -44,9 +50,7 @@ Linphone::Linphone(LinphoneOptions opts) : opts_(std::move(opts)), dir_("sotto-l
        << "[net]\nfirewall_policy=0\n"
        << "[sound]\nechocancellation=0\n"
        << "[video]\nenabled=0\ncapture=0\ndisplay=0\nautomatically_initiate=0\n"
-       << "automatically_accept=0\n"
-       << "[misc]\nmedia_encryption=" << opts_.media_encryption << "\n"
-       << "media_encryption_mandatory=" << (opts_.media_encryption == "none" ? 0 : 1) << "\n";
+       << "automatically_accept=0\n";
     if (opts_.proxy_port != 0) {
       rc << "[proxy_0]\nreg_proxy=sip:127.0.0.1:" << opts_.proxy_port << "\n"
          << "reg_identity=" << address() << "\nreg_expires=600\nreg_sendregister=1\n"

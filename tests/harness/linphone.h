@@ -6,7 +6,11 @@
 //   bob.wait_for("Receiving new incoming call from", 10s);
 //   bob.command("answer");
 //   bob.wait_for(R"(Call \d+ with \S+ connected)", 10s);
+//   bob.wait_for(R"(Call \d+ is fully encrypted and auth token is (\w+))");  // ZRTP SAS
 //
+// Audio: `play FILE.wav` sends a WAV (its rate as is) and `record FILE.wav`
+// writes what arrives (48 kHz mono for Opus); both take effect in a call.
+// `zrtp-set-verified` confirms the SAS of the current call.
 // HOME is a temp dir (with .local/share/linphone, without which the core never
 // starts); the rc binds SIP and RTP to 127.0.0.1 on free ports, registers
 // through the proxy given, media encryption as asked, audio from/to files
@@ -31,8 +35,10 @@ struct LinphoneOptions {
   std::string password;  // digest password
   std::string domain = "127.0.0.1";
   uint16_t proxy_port = 0;                // registrar/proxy on 127.0.0.1 (UDP); 0: no registration
-  std::string media_encryption = "none";  // "none" | "srtp" | "zrtp"
+  std::string media_encryption = "none";  // "none" | "srtp" | "zrtp" (then mandatory)
   bool auto_answer = false;               // linphonec -a
+  // ZRTP key agreements, e.g. "MS_ZRTP_KEY_AGREEMENT_X255"; empty: its default (DH3k).
+  std::string zrtp_key_agreements = {};
 };
 
 class Linphone {

@@ -116,7 +116,7 @@ struct CallEntry {
   bool secured = false;
 };
 
-// Calls (SIP; media and ZRTP come with the media engine).
+// Calls (SIP signalling; audio over RTP, private with ZRTP + SRTP).
 
 enum class CallState {
   calling,   // we are calling; the other side was not reached yet
@@ -140,6 +140,42 @@ enum class CallEndReason {
 };
 std::string_view to_string(CallEndReason reason);
 
+enum class CallEncryption {
+  negotiating,  // ZRTP under way (no audio yet)
+  secure,       // SRTP with ZRTP keys: compare the SAS
+  none,         // not encrypted (the other side has no ZRTP); open padlock
+  failed,       // could not be secured while required: the call ends
+};
+std::string_view to_string(CallEncryption encryption);
+
+struct CallQuality {
+  double loss = 0;  // 0..1 of what the other side sent
+  double jitter_ms = 0;
+  std::optional<double> rtt_ms;
+  double buffer_ms = 0;  // the jitter buffer's delay
+  uint64_t packets_sent = 0;
+  uint64_t packets_received = 0;
+  uint64_t dropped = 0;  // garbage, forged or replayed packets refused
+};
+
+// Audio devices and processing for calls (kept in the profile, except the
+// file backend's paths, which are per process: tests and headless use).
+struct AudioSettings {
+  std::string backend = "pulse";  // "pulse", "file" or "null"
+  std::string input_device;       // pulse source name; empty: the default
+  std::string output_device;      // pulse sink name; empty: the default
+  std::string input_wav;          // file backend: played as the microphone
+  std::string output_wav;         // file backend: what the other side says
+  bool echo_cancellation = true;
+  bool noise_suppression = true;
+};
+
+struct AudioDevice {
+  std::string name;
+  std::string description;
+  bool input = false;
+};
+
 struct CallInfo {
   std::string id;  // unique in the process
   std::string account;
@@ -154,6 +190,17 @@ struct CallInfo {
   std::string codec;     // negotiated, "PCMU/8000", once active
   std::chrono::system_clock::time_point start;
   std::optional<std::chrono::system_clock::time_point> connected;
+  // Encryption of the audio (ZRTP), once active.
+  CallEncryption encryption = CallEncryption::negotiating;
+  std::string sas;            // 4 characters to compare aloud, once secure
+  bool sas_verified = false;  // confirmed now or in an earlier call
+  // A possible man in the middle: the contact's ZRTP secret did not match
+  // what was kept, or the contact was verified before and is not now.
+  bool cache_mismatch = false;
+  std::string cipher;           // "AES1 HS80 X255", once secure
+  std::string encryption_text;  // why not encrypted / failed, for people
+  bool muted = false;
+  CallQuality quality;  // updated every 2 s while active
 };
 
 // Private conversations (OTR, see docs/otr.md).
@@ -341,12 +388,21 @@ struct OtrKeyState {
 struct CallChanged {
   CallInfo call;
 };
+// The other side of call `id` pressed a key (RFC 4733).
+struct CallDtmf {
+  std::string id;
+  char digit = '0';
+};
+// A microphone or speaker appeared, went away or failed.
+struct AudioDeviceEvent {
+  std::string text;
+};
 
 using Event =
     std::variant<AccountStateChanged, ContactsLoaded, ContactChanged, ContactRemoved,
                  PresenceChanged, AuthorizationRequested, AuthorizationDenied, MessageReceived,
                  MessageStateChanged, PrivacyChanged, OtrNewFingerprint, OtrKeyChanged, SmpProgress,
-                 MessageHeld, OtrProblem, OtrKeyState, CallChanged>;
+                 MessageHeld, OtrProblem, OtrKeyState, CallChanged, CallDtmf, AudioDeviceEvent>;
 
 // ---------------------------------------------------------------------------
 // Capabilities (Jitsi's operation sets, typed)
@@ -409,6 +465,10 @@ class Telephony {
   virtual Result<void> hold(const std::string& id, bool on) = 0;
   // Calls not ended yet.
   virtual std::vector<CallInfo> calls() const = 0;
+  // ZRTP: the users compared the SAS (true) or want it compared again (false).
+  virtual Result<void> confirm_sas(const std::string& id, bool verified) = 0;
+  virtual Result<void> mute(const std::string& id, bool on) = 0;
+  virtual Result<void> send_dtmf(const std::string& id, const std::string& digits) = 0;
 };
 
 class Provider {
@@ -569,6 +629,22 @@ class Engine {
   [[nodiscard]] Result<void> hang_up(const std::string& id);
   [[nodiscard]] Result<void> hold_call(const std::string& id, bool on);
   std::vector<CallInfo> calls() const;  // not ended yet, every account
+  // The SAS was compared aloud and matched (true), or is to be compared
+  // again in the next call (false). Kept in the profile's ZRTP cache.
+  [[nodiscard]] Result<void> confirm_sas(const std::string& id, bool verified = true);
+  [[nodiscard]] Result<void> mute_call(const std::string& id, bool on);
+  // '0'-'9', '*', '#', 'A'-'D' (RFC 4733); anything else is invalid_argument.
+  [[nodiscard]] Result<void> send_dtmf(const std::string& id, const std::string& digits);
+  // "Require encryption" (off by default: ZRTP is still tried on every
+  // call): a call that cannot be secured is ended with a reason instead of
+  // going on in the clear. Kept in the profile; takes effect for new calls.
+  bool require_call_encryption() const;
+  [[nodiscard]] Result<void> set_require_call_encryption(bool on);
+  AudioSettings audio_settings() const;
+  // For calls that start from now on. The device and processing choices are
+  // kept in the profile when unlocked; the WAV paths are not.
+  [[nodiscard]] Result<void> set_audio_settings(AudioSettings settings);
+  std::vector<AudioDevice> audio_devices() const;  // PulseAudio's; empty without a server
 
   // --- Private conversations (OTR). Keys and trust live in the profile.
   // The policy for contacts without one of their own.

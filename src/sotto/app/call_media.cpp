@@ -1,88 +1,128 @@
 #include "sotto/app/call_media.h"
 
-#include <array>
-#include <random>
+#include <utility>
 
-#include <asio/ip/address.hpp>
-#include <asio/ip/udp.hpp>
+#include <asio/post.hpp>
 
 namespace sotto::app {
 namespace {
 
 constexpr std::string_view kLog = "call";
-// Ports are picked at random from here (the range common RTP stacks use).
-constexpr uint16_t kLowestPort = 16384;
-constexpr uint16_t kHighestPort = 32766;
-constexpr int kAttempts = 64;
 
 }  // namespace
 
-struct CallMedia::Sockets {
-  asio::ip::udp::socket rtp;
-  asio::ip::udp::socket rtcp;
-  std::array<char, 2048> buffer{};
-  asio::ip::udp::endpoint from;
+CallAudio::CallAudio(asio::any_io_executor core, std::function<void(Event)> emit)
+    : core_(std::move(core)), emit_(std::move(emit)) {}
 
-  explicit Sockets(asio::any_io_executor executor) : rtp(executor), rtcp(executor) {}
-};
+CallAudio::~CallAudio() { engine_.reset(); }
 
-namespace {
-
-// Reads and drops datagrams until the socket is closed.
-void discard(const std::shared_ptr<CallMedia::Sockets>& owner, asio::ip::udp::socket& socket);
-
-}  // namespace
-
-Result<std::unique_ptr<CallMedia>> CallMedia::open(asio::any_io_executor executor,
-                                                   const std::string& address) {
-  std::error_code ec;
-  asio::ip::address ip = asio::ip::address_v4::any();
-  if (!address.empty()) {
-    ip = asio::ip::make_address(address, ec);
-    if (ec) return fail(Errc::invalid_argument, "\"" + address + "\" is not an IP address");
-  }
-  std::random_device seed;
-  std::mt19937 random(seed());
-  std::uniform_int_distribution<int> pick(kLowestPort / 2, kHighestPort / 2);
-  for (int attempt = 0; attempt < kAttempts; ++attempt) {
-    const auto port = static_cast<uint16_t>(pick(random) * 2);
-    auto sockets = std::make_shared<Sockets>(executor);
-    const asio::ip::udp protocol = ip.is_v6() ? asio::ip::udp::v6() : asio::ip::udp::v4();
-    sockets->rtp.open(protocol, ec);
-    if (ec) return fail(Errc::io, "could not open a UDP socket for the call: " + ec.message());
-    sockets->rtcp.open(protocol, ec);
-    if (ec) return fail(Errc::io, "could not open a UDP socket for the call: " + ec.message());
-    sockets->rtp.bind({ip, port}, ec);
-    if (ec) continue;
-    sockets->rtcp.bind({ip, static_cast<uint16_t>(port + 1)}, ec);
-    if (ec) continue;
-    discard(sockets, sockets->rtp);
-    discard(sockets, sockets->rtcp);
-    return std::unique_ptr<CallMedia>(new CallMedia(std::move(sockets), port));
-  }
-  return fail(Errc::io, "no free pair of UDP ports for the call's audio");
+media::EngineOptions CallAudio::options() const {
+  media::EngineOptions options;
+  using Backend = media::AudioOptions::Backend;
+  options.audio.backend = settings_.backend == "file"   ? Backend::file
+                          : settings_.backend == "null" ? Backend::null
+                                                        : Backend::pulse;
+  if (!settings_.input_wav.empty()) options.audio.input_wav = settings_.input_wav;
+  if (!settings_.output_wav.empty()) options.audio.output_wav = settings_.output_wav;
+  options.audio.input_device = settings_.input_device;
+  options.audio.output_device = settings_.output_device;
+  options.echo_cancellation = settings_.echo_cancellation;
+  options.noise_suppression = settings_.noise_suppression;
+  return options;
 }
 
-namespace {
-
-void discard(const std::shared_ptr<CallMedia::Sockets>& owner, asio::ip::udp::socket& socket) {
-  socket.async_receive_from(asio::buffer(owner->buffer), owner->from,
-                            [owner, &socket](std::error_code ec, std::size_t) {
-                              if (ec == asio::error::operation_aborted || !socket.is_open()) return;
-                              if (ec) log::debug(kLog, "media port: " + ec.message());
-                              discard(owner, socket);
-                            });
+void CallAudio::set_settings(const AudioSettings& settings) {
+  settings_ = settings;
+  if (engine_) engine_->set_options(options());
 }
 
-}  // namespace
+void CallAudio::set_zrtp_cache(std::optional<store::Database> cache) {
+  if (engine_) {
+    engine_->set_zrtp_cache(std::move(cache));
+  } else {
+    pending_cache_ = std::move(cache);
+  }
+}
 
-CallMedia::CallMedia(std::shared_ptr<Sockets> sockets, uint16_t rtp_port)
-    : sockets_(std::move(sockets)), rtp_port_(rtp_port) {}
+Result<std::unique_ptr<CallAudio::Stream>> CallAudio::open(const std::string& local_address,
+                                                           const std::string& self_uri,
+                                                           const std::string& peer_uri,
+                                                           Handlers handlers) {
+  if (!engine_) {
+    // The listener is called through `post`, on the core thread, and only
+    // while this CallAudio lives.
+    std::weak_ptr<int> alive = alive_;
+    auto post = [core = core_, alive](std::function<void()> work) {
+      asio::post(core, [alive, work = std::move(work)] {
+        if (alive.lock()) work();
+      });
+    };
+    engine_ = media::Engine::create(options(), *this, std::move(post));
+    if (pending_cache_) engine_->set_zrtp_cache(std::exchange(pending_cache_, std::nullopt));
+  }
+  auto opened = engine_->open(local_address, self_uri, peer_uri);
+  if (!opened) return tl::unexpected(opened.error());
+  handlers_[opened->id] = std::move(handlers);
+  return std::unique_ptr<Stream>(new Stream(*this, *opened));
+}
 
-CallMedia::~CallMedia() {
-  std::error_code ignored;
-  sockets_->rtp.close(ignored);
-  sockets_->rtcp.close(ignored);
+void CallAudio::close(media::Engine::StreamId id) {
+  handlers_.erase(id);
+  if (engine_) engine_->close(id);
+}
+
+CallAudio::Stream::~Stream() { owner_.close(opened_.id); }
+
+void CallAudio::Stream::start(const media::StreamParams& params) {
+  owner_.engine_->start(opened_.id, params);
+}
+void CallAudio::Stream::set_sas_verified(bool verified) {
+  owner_.engine_->set_sas_verified(opened_.id, verified);
+}
+void CallAudio::Stream::set_mute(bool on) { owner_.engine_->set_mute(opened_.id, on); }
+void CallAudio::Stream::send_dtmf(const std::string& digits) {
+  owner_.engine_->send_dtmf(opened_.id, digits);
+}
+
+// Each handler may end the call, which closes the stream and erases its
+// handlers: call a copy.
+void CallAudio::on_security(media::Engine::StreamId id, const media::Security& security) {
+  auto it = handlers_.find(id);
+  if (it == handlers_.end() || !it->second.security) return;
+  auto handler = it->second.security;
+  handler(security);
+}
+
+void CallAudio::on_stats(media::Engine::StreamId id, const media::CallStats& stats) {
+  auto it = handlers_.find(id);
+  if (it == handlers_.end() || !it->second.stats) return;
+  auto handler = it->second.stats;
+  handler(stats);
+}
+
+void CallAudio::on_dtmf(media::Engine::StreamId id, char digit) {
+  auto it = handlers_.find(id);
+  if (it == handlers_.end() || !it->second.dtmf) return;
+  auto handler = it->second.dtmf;
+  handler(digit);
+}
+
+void CallAudio::on_audio_event(const std::string& text) {
+  log::info(kLog, text);
+  emit_(AudioDeviceEvent{text});
+}
+
+media::StreamParams stream_params(const sdp::Negotiated& negotiated, bool require_encryption) {
+  media::StreamParams params;
+  params.codec = negotiated.codec;
+  params.telephone_event_type = negotiated.telephone_event_type;
+  params.remote_address = negotiated.remote_address;
+  params.remote_port = negotiated.remote_port;
+  params.remote_rtcp_port = negotiated.remote_rtcp_port;
+  params.direction = negotiated.direction;
+  params.peer_zrtp_hash = negotiated.remote_zrtp_hash;
+  params.require_encryption = require_encryption;
+  return params;
 }
 
 }  // namespace sotto::app

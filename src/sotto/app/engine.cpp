@@ -240,7 +240,7 @@ std::unique_ptr<Provider> Engine::Impl::make_provider(const StoredAccount& accou
   std::unique_ptr<Provider> made;
   if (account.settings.protocol == "sip") {
     made = std::make_unique<SipProvider>(io.get_executor(), account.settings, std::move(password),
-                                         std::move(emit_event));
+                                         std::move(emit_event), *audio);
   } else {
     auto provider = std::make_unique<XmppProvider>(io.get_executor(), account.settings,
                                                    std::move(password), std::move(emit_event));

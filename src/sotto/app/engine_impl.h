@@ -15,6 +15,7 @@
 #include <asio/steady_timer.hpp>
 
 #include "sotto/app/app.h"
+#include "sotto/app/call_media.h"
 #include "sotto/app/packet_log.h"
 #include "sotto/otr/otr.h"
 #include "sotto/store/profile.h"
@@ -75,6 +76,8 @@ struct Engine::Impl {
   // The opt-in packet log; before `providers`, whose observers write to it.
   PacketLog packet_log;
   bool packet_logging = false;
+  // The calls' audio (the media engine); before `providers`, which use it.
+  std::unique_ptr<CallAudio> audio;
   std::map<std::string, std::unique_ptr<Provider>> providers;
   std::map<Subscription, std::function<void(const Event&)>> handlers;
   Subscription next_handler = 1;
@@ -105,7 +108,9 @@ struct Engine::Impl {
   std::string otr_refusal;
 
   Impl(asio::io_context& io_context, std::string name, std::optional<std::filesystem::path> home)
-      : io(io_context), profile_name(std::move(name)), data_home(std::move(home)) {}
+      : io(io_context), profile_name(std::move(name)), data_home(std::move(home)) {
+    audio = std::make_unique<CallAudio>(io.get_executor(), [this](Event event) { emit(event); });
+  }
   ~Impl() {
     if (key_worker.joinable()) key_worker.join();
     for (auto& [n, worker] : otr_workers) worker.join();
@@ -115,6 +120,10 @@ struct Engine::Impl {
   }
 
   void emit(const Event& event);
+  // Calls (calls.cpp): settings read when the profile unlocks, and the ZRTP
+  // cache opened then; closed when it locks.
+  Result<void> load_call_settings();
+  void close_call_settings();
   // What providers report passes through here: OTR decrypts, swallows its
   // own traffic and renames delivery states before front ends see them.
   void on_provider_event(Event event);

@@ -241,6 +241,7 @@ Result<void> Engine::Impl::load() {
     if (auto parsed = parse_otr_policy(**policy)) default_otr_policy = *parsed;
   }
   if (auto packets = load_packet_logging(); !packets) return packets;
+  if (auto calls = load_call_settings(); !calls) return calls;
 
   const auto interim = dir / kInterimFile;
   if (std::filesystem::exists(interim)) {
@@ -398,8 +399,8 @@ void Engine::Impl::record_call(const CallInfo& call) {
   const std::int64_t row = it->second;
   call_rows.erase(it);
   if (row == 0 || !begin_history_write()) return;
-  // Media encryption (ZRTP) comes with the media engine: no call is secured yet.
-  if (auto finished = profile->finish_call(row, to_ms(Clock::now()), call.end_text, false);
+  if (auto finished = profile->finish_call(row, to_ms(Clock::now()), call.end_text,
+                                           call.encryption == CallEncryption::secure);
       !finished) {
     log::warn(kLog, "could not log the end of a call: " + finished.error().message);
   }
@@ -507,6 +508,7 @@ void Engine::lock() {
   impl_->early_states.clear();
   impl_->call_rows.clear();
   impl_->packet_log.close();
+  impl_->close_call_settings();
   if (impl_->profile) impl_->profile->lock();
 }
 

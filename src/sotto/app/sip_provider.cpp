@@ -163,8 +163,8 @@ Result<sip::AccountConfig> sip_config(const AccountSettings& settings, std::stri
 // --- the provider ------------------------------------------------------------
 
 SipProvider::SipProvider(asio::any_io_executor executor, const AccountSettings& settings,
-                         std::string password, Emit emit)
-    : account_(settings.address), executor_(executor), emit_(std::move(emit)) {
+                         std::string password, Emit emit, CallAudio& audio)
+    : account_(settings.address), executor_(executor), emit_(std::move(emit)), audio_(audio) {
   auto config = sip_config(settings, std::move(password));
   if (!config) {
     // validate() let nothing like this through; the agent then fails to
@@ -346,6 +346,7 @@ sdp::LocalMedia SipProvider::local_media(const Call& call) const {
   local.address = ua_->local_address();
   if (local.address.empty()) local.address = "0.0.0.0";
   local.audio_port = call.media ? call.media->rtp_port() : 0;
+  if (call.media && !call.media->zrtp_hash().empty()) local.zrtp_hash = call.media->zrtp_hash();
   return local;
 }
 
@@ -385,7 +386,10 @@ Result<std::string> SipProvider::call(const std::string& to) {
   }
   auto uri = sip::normalize_uri(to, domain_);
   if (!uri) return tl::unexpected(uri.error());
-  auto media = CallMedia::open(executor_, ua_->local_address());
+  const std::string peer = peer_address(*uri);
+  // The stream is named after the call once the agent gave it an id.
+  auto pending_id = std::make_shared<std::string>();
+  auto media = open_media(pending_id, peer);
   if (!media) return tl::unexpected(media.error());
   Call call;
   call.media = std::move(*media);
@@ -395,10 +399,11 @@ Result<std::string> SipProvider::call(const std::string& to) {
       sdp::make_offer(local_media(call), sdp::Direction::sendrecv, call.session_id, call.version);
   auto handle = ua_->invite(*uri, sdp::to_string(offer));
   if (!handle) return tl::unexpected(handle.error());
+  *pending_id = *handle;
   call.offer = std::move(offer);
   call.info.id = *handle;
   call.info.account = account_;
-  call.info.peer = peer_address(*uri);
+  call.info.peer = peer;
   call.info.outgoing = true;
   call.info.state = CallState::calling;
   call.info.start = SystemClock::now();
@@ -425,7 +430,7 @@ void SipProvider::on_incoming_call(const sip::CallHandle& handle, const std::str
   call.info.start = SystemClock::now();
   call.session_id = random_session_id();
   call.version = 1;
-  auto media = CallMedia::open(executor_, ua_->local_address());
+  auto media = open_media(std::make_shared<std::string>(handle), call.info.peer);
   if (!media) {
     log::warn(kLog, "an incoming call was refused: " + media.error().message);
     (void)ua_->reject(handle, 500);
@@ -453,6 +458,7 @@ void SipProvider::on_incoming_call(const sip::CallHandle& handle, const std::str
     }
     call.answer_sdp = sdp::to_string(answer->first);
     call.codec = codec_text(answer->second.codec);
+    call.negotiated = std::move(answer->second);
   }
   Call& stored = calls_.emplace(handle, std::move(call)).first->second;
   if (auto rang = ua_->ring(handle); !rang)
@@ -486,10 +492,12 @@ void SipProvider::on_call_connected(const sip::CallHandle& handle, const std::st
     }
     call->codec = codec_text(negotiated->codec);
     call->info.remote_hold = holds(*answer);
+    call->negotiated = std::move(*negotiated);
   }
   call->info.state = CallState::active;
   call->info.codec = call->codec;
   call->info.connected = SystemClock::now();
+  start_media(*call);
   changed(*call);
 }
 
@@ -513,6 +521,8 @@ Result<std::string> SipProvider::on_call_reoffer(const sip::CallHandle& handle,
   if (!answer) return tl::unexpected(answer.error());
   ++call->version;
   call->codec = codec_text(answer->second.codec);
+  call->negotiated = std::move(answer->second);
+  if (call->media_started) start_media(*call);
   const bool remote_hold = holds(*offer);
   const bool codec_changed =
       call->info.state == CallState::active && call->info.codec != call->codec;
@@ -539,6 +549,8 @@ void SipProvider::on_reinvite_result(const sip::CallHandle& handle,
     if (auto negotiated = sdp::read_answer(*offer, *answer); negotiated) {
       call->codec = codec_text(negotiated->codec);
       call->info.codec = call->codec;
+      call->negotiated = std::move(*negotiated);
+      if (call->media_started) start_media(*call);
     } else {
       log::info(kLog, "the answer to our re-INVITE: " + negotiated.error().message);
     }
@@ -574,6 +586,8 @@ Result<void> SipProvider::answer(const std::string& id) {
   if (auto answered = ua_->answer(id, body); !answered) return answered;
   call->offer = std::move(offer);
   call->answered = true;
+  // Media (and ZRTP) start with our 200 OK, not a round trip later.
+  if (call->negotiated) start_media(*call);
   return {};
 }
 
@@ -628,6 +642,127 @@ Result<void> SipProvider::hold(const std::string& id, bool on) {
   ++call->version;
   call->offer = std::move(offer);
   call->hold_pending = on;
+  return {};
+}
+
+// --- media -------------------------------------------------------------------
+
+Result<std::unique_ptr<CallAudio::Stream>> SipProvider::open_media(std::shared_ptr<std::string> id,
+                                                                   const std::string& peer) {
+  std::weak_ptr<int> alive = alive_;
+  CallAudio::Handlers handlers;
+  handlers.security = [this, alive, id](const media::Security& security) {
+    if (alive.lock()) on_security(*id, security);
+  };
+  handlers.stats = [this, alive, id](const media::CallStats& stats) {
+    if (alive.lock()) on_stats(*id, stats);
+  };
+  handlers.dtmf = [this, alive, id](char digit) {
+    if (alive.lock()) emit_(CallDtmf{*id, digit});
+  };
+  return audio_.open(ua_->local_address(), account_, peer, std::move(handlers));
+}
+
+void SipProvider::start_media(Call& call) {
+  if (!call.media || !call.negotiated) return;
+  call.media->start(stream_params(*call.negotiated, audio_.require_encryption()));
+  call.media_started = true;
+}
+
+void SipProvider::on_security(const std::string& id, const media::Security& security) {
+  Call* call = find_call(id);
+  if (call == nullptr) return;
+  CallInfo& info = call->info;
+  switch (security.state) {
+    case media::Encryption::negotiating:
+      info.encryption = CallEncryption::negotiating;
+      break;
+    case media::Encryption::secure:
+      info.encryption = CallEncryption::secure;
+      break;
+    case media::Encryption::none:
+      info.encryption = CallEncryption::none;
+      break;
+    case media::Encryption::failed:
+      info.encryption = CallEncryption::failed;
+      break;
+  }
+  info.sas = security.sas;
+  info.sas_verified = security.sas_verified;
+  // A warning stays until the users compared the SAS again.
+  info.cache_mismatch = security.cache_mismatch || (info.cache_mismatch && !info.sas_verified);
+  info.cipher = security.cipher;
+  info.encryption_text = security.reason;
+  if (security.state == media::Encryption::secure) {
+    log::info(kLog, "call " + id + " is encrypted (" + security.cipher + ")" +
+                        (info.sas_verified ? ", verified" : "") +
+                        (info.cache_mismatch ? "; ZRTP cache mismatch" : ""));
+  }
+  if (security.state == media::Encryption::failed) {
+    // "Require encryption": never go on in the clear.
+    log::warn(kLog, "call " + id + " could not be encrypted: " + security.reason);
+    (void)ua_->hangup(id);
+    return finish(id, CallEndReason::failed,
+                  "the call could not be encrypted" +
+                      (security.reason.empty() ? std::string() : ": " + security.reason));
+  }
+  changed(*call);
+}
+
+void SipProvider::on_stats(const std::string& id, const media::CallStats& stats) {
+  Call* call = find_call(id);
+  if (call == nullptr || call->info.state != CallState::active) return;
+  CallQuality& q = call->info.quality;
+  q.loss = stats.loss;
+  q.jitter_ms = stats.jitter_ms;
+  q.rtt_ms = stats.rtt_ms;
+  q.buffer_ms = stats.buffer_ms;
+  q.packets_sent = stats.packets_sent;
+  q.packets_received = stats.packets_received;
+  q.dropped = stats.dropped + stats.auth_failures + stats.zrtp_rejected;
+  changed(*call);
+}
+
+Result<void> SipProvider::confirm_sas(const std::string& id, bool verified) {
+  Call* call = find_call(id);
+  if (call == nullptr) return fail(Errc::not_found, "there is no call " + id);
+  if (call->info.encryption != CallEncryption::secure || !call->media) {
+    return fail(Errc::not_allowed, "the call is not encrypted: there is no code to compare");
+  }
+  call->media->set_sas_verified(verified);
+  call->info.sas_verified = verified;
+  if (verified) call->info.cache_mismatch = false;
+  changed(*call);
+  return {};
+}
+
+Result<void> SipProvider::mute(const std::string& id, bool on) {
+  Call* call = find_call(id);
+  if (call == nullptr) return fail(Errc::not_found, "there is no call " + id);
+  if (call->info.muted == on) return {};
+  if (call->media) call->media->set_mute(on);
+  call->info.muted = on;
+  changed(*call);
+  return {};
+}
+
+Result<void> SipProvider::send_dtmf(const std::string& id, const std::string& digits) {
+  Call* call = find_call(id);
+  if (call == nullptr) return fail(Errc::not_found, "there is no call " + id);
+  if (call->info.state != CallState::active) {
+    return fail(Errc::not_allowed, "keys can be sent in a connected call only");
+  }
+  if (digits.empty()) return fail(Errc::invalid_argument, "no keys to send");
+  for (char c : digits) {
+    if (std::string_view("0123456789*#ABCDabcd").find(c) == std::string_view::npos) {
+      return fail(Errc::invalid_argument,
+                  std::string("\"") + c + "\" is not a phone key (0-9, *, #, A-D)");
+    }
+  }
+  if (!call->negotiated || !call->negotiated->telephone_event_type) {
+    return fail(Errc::not_supported, "the other side does not take phone keys in this call");
+  }
+  if (call->media) call->media->send_dtmf(digits);
   return {};
 }
 

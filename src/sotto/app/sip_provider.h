@@ -19,6 +19,7 @@
 #include "sotto/app/app.h"
 #include "sotto/app/call_media.h"
 #include "sotto/app/packet_log.h"
+#include "sotto/media/media.h"
 #include "sotto/sdp/sdp.h"
 #include "sotto/sip/sip.h"
 
@@ -51,8 +52,9 @@ class SipProvider final : public Provider,
   // Calls at once, beyond which incoming ones are answered 486 Busy Here.
   static constexpr std::size_t kMaxCalls = 32;
 
+  // `audio` carries the calls' media and outlives the provider.
   SipProvider(asio::any_io_executor executor, const AccountSettings& settings, std::string password,
-              Emit emit);
+              Emit emit, CallAudio& audio);
   ~SipProvider() override;
 
   const std::string& account() const override { return account_; }
@@ -72,6 +74,9 @@ class SipProvider final : public Provider,
   Result<void> hang_up(const std::string& id) override;
   Result<void> hold(const std::string& id, bool on) override;
   std::vector<CallInfo> calls() const override;
+  Result<void> confirm_sas(const std::string& id, bool verified) override;
+  Result<void> mute(const std::string& id, bool on) override;
+  Result<void> send_dtmf(const std::string& id, const std::string& digits) override;
 
   void set_packet_observer(Observer observer) override;
 
@@ -81,8 +86,11 @@ class SipProvider final : public Provider,
  private:
   struct Call {
     CallInfo info;
-    // Owns the call's ports; the media engine will plug in here.
-    std::unique_ptr<CallMedia> media;
+    // The call's audio stream (ports, ZRTP, SRTP); closed with the call.
+    std::unique_ptr<CallAudio::Stream> media;
+    // What offer/answer agreed, for the media engine.
+    std::optional<sdp::Negotiated> negotiated;
+    bool media_started = false;
     uint64_t session_id = 0;
     uint64_t version = 0;
     std::optional<sdp::Session> offer;  // ours, waiting for its answer
@@ -114,11 +122,21 @@ class SipProvider final : public Provider,
   // Ends the call here: the last CallChanged, and the ports are closed.
   void finish(const std::string& id, CallEndReason reason, std::string text = {});
   void end_all_calls();
+  // Opens the audio stream of a new call (ports, ZRTP) and routes its reports.
+  // `id` names the call (set once the agent made it: an outgoing call's port
+  // goes in its INVITE).
+  Result<std::unique_ptr<CallAudio::Stream>> open_media(std::shared_ptr<std::string> id,
+                                                        const std::string& peer);
+  // Hands what SDP agreed to the media engine (again after each change).
+  void start_media(Call& call);
+  void on_security(const std::string& id, const media::Security& security);
+  void on_stats(const std::string& id, const media::CallStats& stats);
 
   std::string account_;
   std::string domain_;
   asio::any_io_executor executor_;
   Emit emit_;
+  CallAudio& audio_;
   std::unique_ptr<sip::UserAgent> ua_;
   AccountState state_ = AccountState::offline;
   bool contacts_announced_ = false;

@@ -249,6 +249,11 @@ Result<void> Profile::unlock(const std::optional<std::string>& master_password) 
   return open_with(std::move(*key));
 }
 
+Result<Database> Profile::open_companion(std::string_view file) const {
+  if (!db_ || !key_) return fail(Errc::not_allowed, "the profile is locked");
+  return Database::open(dir_ / std::string(file), *key_);
+}
+
 void Profile::lock() {
   db_.reset();
   key_.reset();

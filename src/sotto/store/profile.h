@@ -26,6 +26,8 @@ namespace sotto::store {
 
 inline constexpr const char* kVaultFile = "key";
 inline constexpr const char* kDatabaseFile = "profile.db";
+// The ZRTP cache (retained secrets, verified SAS), encrypted like profile.db.
+inline constexpr const char* kZrtpCacheFile = "zrtp.db";
 
 // For the benchmark: the same tables on plain SQLite.
 std::string_view profile_schema();
@@ -196,6 +198,10 @@ class Profile {
 
   // The open database (for tests and the bench).
   Database* database() { return db_ ? &*db_ : nullptr; }
+  // Another encrypted database in the profile folder under the same data key
+  // (the ZRTP cache, which bzrtp writes on the media thread through its own
+  // connection). Needs the profile unlocked.
+  [[nodiscard]] Result<Database> open_companion(std::string_view file) const;
 
  private:
   Result<void> require_open() const;
