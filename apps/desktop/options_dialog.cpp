@@ -180,7 +180,8 @@ OptionsDialog::OptionsDialog(State& state, QWidget* parent)
 
   page_list_ = new QListWidget;
   page_list_->setObjectName(QStringLiteral("pageList"));
-  page_list_->addItems({tr("General"), tr("Security"), tr("Accounts"), tr("Advanced")});
+  page_list_->addItems(
+      {tr("General"), tr("Security"), tr("Accounts"), tr("Calls"), tr("Advanced")});
   page_list_->setFixedWidth(page_list_->sizeHintForColumn(0) + 40);
 
   pages_ = new QStackedWidget;
@@ -188,6 +189,7 @@ OptionsDialog::OptionsDialog(State& state, QWidget* parent)
   pages_->addWidget(scrolled(make_general()));
   pages_->addWidget(scrolled(make_security()));
   pages_->addWidget(scrolled(make_accounts()));
+  pages_->addWidget(scrolled(make_calls()));
   pages_->addWidget(scrolled(make_advanced()));
   connect(page_list_, &QListWidget::currentRowChanged, pages_, &QStackedWidget::setCurrentIndex);
   page_list_->setCurrentRow(0);
@@ -228,6 +230,8 @@ void OptionsDialog::reload() {
   update_protection();
   fill_saved_passwords();
   fill_accounts();
+  read_require_encryption();
+  read_audio();
   read_packet_logging();
 }
 
@@ -382,6 +386,27 @@ QWidget* OptionsDialog::make_security() {
   connect(unverify_, &QPushButton::clicked, this, [this] { verify_selected(false); });
   connect(forget_, &QPushButton::clicked, this, &OptionsDialog::forget_selected);
   layout->addWidget(otr);
+
+  // Encrypted calls (ZRTP)
+  auto* calls = new QGroupBox(tr("Calls"));
+  auto* calls_layout = new QVBoxLayout(calls);
+  require_encryption_ = new QCheckBox(tr("&Require encrypted calls"));
+  require_encryption_->setObjectName(QStringLiteral("requireCallEncryption"));
+  calls_layout->addWidget(require_encryption_);
+  calls_layout->addWidget(explanation(
+      tr("Sotto always tries to encrypt calls end to end (ZRTP). When this is on, a call that "
+         "cannot be encrypted ends with the reason instead of going on unencrypted. It applies "
+         "to calls that start from now on.")));
+  connect(require_encryption_, &QCheckBox::toggled, this, [this](bool on) {
+    auto set = core_.sync([on](app::Engine& e) { return e.set_require_call_encryption(on); });
+    if (!set) {
+      QMessageBox::warning(
+          this, tr("Options"),
+          tr("The setting could not be saved: %1").arg(error_sentence(set.error())));
+    }
+    read_require_encryption();
+  });
+  layout->addWidget(calls);
 
   // Master password
   auto* master = new QGroupBox(tr("Master password"));
@@ -888,6 +913,118 @@ void OptionsDialog::remove_account() {
   }
   generating_.erase(account);
   state_.reload();
+}
+
+// ---------------------------------------------------------------------------
+// Calls
+
+QWidget* OptionsDialog::make_calls() {
+  auto* page = new QWidget;
+  auto* layout = new QVBoxLayout(page);
+
+  auto* devices = new QGroupBox(tr("Devices"));
+  auto* form = new QFormLayout(devices);
+  microphone_ = new QComboBox;
+  microphone_->setObjectName(QStringLiteral("microphone"));
+  microphone_->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+  microphone_->setMinimumContentsLength(28);
+  speaker_ = new QComboBox;
+  speaker_->setObjectName(QStringLiteral("speaker"));
+  speaker_->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+  speaker_->setMinimumContentsLength(28);
+  auto* microphone_label = new QLabel(tr("&Microphone:"));
+  microphone_label->setBuddy(microphone_);
+  auto* speaker_label = new QLabel(tr("&Speaker:"));
+  speaker_label->setBuddy(speaker_);
+  form->addRow(microphone_label, microphone_);
+  form->addRow(speaker_label, speaker_);
+  no_audio_devices_ = explanation(
+      tr("No sound server answered, so only the system default is offered. Sotto uses whatever "
+         "the system chooses."));
+  no_audio_devices_->setObjectName(QStringLiteral("noAudioDevices"));
+  form->addRow(no_audio_devices_);
+  layout->addWidget(devices);
+
+  auto* processing = new QGroupBox(tr("Voice processing"));
+  auto* processing_layout = new QVBoxLayout(processing);
+  echo_cancellation_ = new QCheckBox(tr("&Echo cancellation"));
+  echo_cancellation_->setObjectName(QStringLiteral("echoCancellation"));
+  noise_suppression_ = new QCheckBox(tr("&Noise suppression"));
+  noise_suppression_->setObjectName(QStringLiteral("noiseSuppression"));
+  processing_layout->addWidget(echo_cancellation_);
+  processing_layout->addWidget(explanation(
+      tr("Keeps your partner from hearing themselves when you talk without a headset.")));
+  processing_layout->addWidget(noise_suppression_);
+  processing_layout->addWidget(
+      explanation(tr("Quiets steady background noise, such as a fan, in what you send.")));
+  layout->addWidget(processing);
+  layout->addWidget(explanation(tr("Changes apply to calls that start from now on.")));
+  layout->addStretch(1);
+
+  connect(microphone_, &QComboBox::currentIndexChanged, this, &OptionsDialog::save_audio);
+  connect(speaker_, &QComboBox::currentIndexChanged, this, &OptionsDialog::save_audio);
+  connect(echo_cancellation_, &QCheckBox::toggled, this, &OptionsDialog::save_audio);
+  connect(noise_suppression_, &QCheckBox::toggled, this, &OptionsDialog::save_audio);
+  return page;
+}
+
+void OptionsDialog::read_require_encryption() {
+  const bool on = core_.sync([](app::Engine& e) { return e.require_call_encryption(); });
+  QSignalBlocker block(require_encryption_);
+  require_encryption_->setChecked(on);
+}
+
+void OptionsDialog::read_audio() {
+  struct Read {
+    app::AudioSettings settings;
+    std::vector<app::AudioDevice> devices;
+  };
+  const Read read = core_.sync([](app::Engine& e) {
+    return Read{e.audio_settings(), e.audio_devices()};
+  });
+  const auto fill = [&](QComboBox* box, bool input, const std::string& chosen) {
+    QSignalBlocker block(box);
+    box->clear();
+    box->addItem(tr("System default"), QString());
+    for (const auto& device : read.devices) {
+      if (device.input != input) continue;
+      const QString name = QString::fromStdString(device.name);
+      box->addItem(device.description.empty() ? name : QString::fromStdString(device.description),
+                   name);
+      box->setItemData(box->count() - 1, name, Qt::ToolTipRole);
+    }
+    int index = box->findData(QString::fromStdString(chosen));
+    if (index < 0) {
+      // Chosen before, not there now (unplugged): kept, and said so.
+      box->addItem(tr("%1 (not connected)").arg(QString::fromStdString(chosen)),
+                   QString::fromStdString(chosen));
+      index = box->count() - 1;
+    }
+    box->setCurrentIndex(index);
+  };
+  fill(microphone_, true, read.settings.input_device);
+  fill(speaker_, false, read.settings.output_device);
+  no_audio_devices_->setVisible(read.devices.empty());
+  QSignalBlocker block_echo(echo_cancellation_);
+  QSignalBlocker block_noise(noise_suppression_);
+  echo_cancellation_->setChecked(read.settings.echo_cancellation);
+  noise_suppression_->setChecked(read.settings.noise_suppression);
+}
+
+void OptionsDialog::save_audio() {
+  // The backend and the file backend's paths stay as they are.
+  app::AudioSettings settings = core_.sync([](app::Engine& e) { return e.audio_settings(); });
+  settings.input_device = microphone_->currentData().toString().toStdString();
+  settings.output_device = speaker_->currentData().toString().toStdString();
+  settings.echo_cancellation = echo_cancellation_->isChecked();
+  settings.noise_suppression = noise_suppression_->isChecked();
+  auto set = core_.sync([&](app::Engine& e) { return e.set_audio_settings(settings); });
+  if (!set) {
+    QMessageBox::warning(
+        this, tr("Options"),
+        tr("The audio settings could not be saved: %1").arg(error_sentence(set.error())));
+    read_audio();
+  }
 }
 
 // ---------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 // Options: general (history), security (OTR keys, policy and known
-// fingerprints; the master password; remembered passwords), accounts, and
+// fingerprints; encrypted calls; the master password; remembered
+// passwords), accounts, calls (microphone, speaker, voice processing) and
 // advanced (packet logging). Every change applies at once; there is only a
 // Close button.
 //
@@ -7,10 +8,12 @@
 // "otrPolicy", per account "ownFingerprint", "generateKey" and
 // "importPidgin" (each with the property "account"), "fingerprints" (the
 // table), "verifyFingerprint", "unverifyFingerprint", "forgetFingerprint",
-// "protection", "masterPassword", "savedPasswords", "forgetPassword";
-// Accounts: "accounts", "addAccount", "editAccount", "changePassword",
-// "removeAccount"; Advanced: "packetLogging", "packetLogDir",
-// "openPacketLogDir".
+// "requireCallEncryption", "protection", "masterPassword",
+// "savedPasswords", "forgetPassword"; Accounts: "accounts", "addAccount",
+// "editAccount", "changePassword", "removeAccount"; Calls: "microphone" and
+// "speaker" (the device name as item data, "" for the system default),
+// "echoCancellation", "noiseSuppression", "noAudioDevices"; Advanced: "packetLogging",
+// "packetLogDir", "openPacketLogDir".
 #pragma once
 
 #include <QDialog>
@@ -41,7 +44,7 @@ class OptionsDialog : public QDialog {
   Q_OBJECT
 
  public:
-  enum class Page { general, security, accounts, advanced };
+  enum class Page { general, security, accounts, calls, advanced };
 
   explicit OptionsDialog(State& state, QWidget* parent = nullptr);
 
@@ -65,6 +68,7 @@ class OptionsDialog : public QDialog {
   QWidget* make_general();
   QWidget* make_security();
   QWidget* make_accounts();
+  QWidget* make_calls();
   QWidget* make_advanced();
 
   void reload();
@@ -94,6 +98,10 @@ class OptionsDialog : public QDialog {
   void edit_account();
   void change_account_password();
   void remove_account();
+
+  void read_require_encryption();
+  void read_audio();
+  void save_audio();
 
   void read_packet_logging();
   void set_packet_logging(bool on);
@@ -130,6 +138,13 @@ class OptionsDialog : public QDialog {
   QPushButton* edit_account_ = nullptr;
   QPushButton* change_password_ = nullptr;
   QPushButton* remove_account_ = nullptr;
+
+  QCheckBox* require_encryption_ = nullptr;
+  QComboBox* microphone_ = nullptr;
+  QComboBox* speaker_ = nullptr;
+  QCheckBox* echo_cancellation_ = nullptr;
+  QCheckBox* noise_suppression_ = nullptr;
+  QLabel* no_audio_devices_ = nullptr;
 
   QCheckBox* packet_logging_ = nullptr;
   QLabel* packet_dir_ = nullptr;
