@@ -446,15 +446,6 @@ QString call_state_text(const app::CallInfo& call, std::chrono::system_clock::ti
 
 QIcon call_security_icon() { return padlock(QColor(192, 57, 43), false, false); }
 
-QString call_security_text() { return tr("This call is not encrypted"); }
-
-QString call_security_explanation() {
-  return tr(
-      "Sotto does not encrypt calls yet: end-to-end encryption (ZRTP) comes together with "
-      "its audio support. Until then, treat a call as one anybody on the way could "
-      "listen to.");
-}
-
 int password_strength(const QString& password) {
   if (password.isEmpty()) return 0;
   std::set<int> classes;

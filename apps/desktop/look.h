@@ -68,10 +68,8 @@ QString call_state_text(const app::CallInfo& call, std::chrono::system_clock::ti
 QString call_end_text(const app::CallInfo& call);
 // 0:07, 12:34, 1:02:03.
 QString duration_text(std::chrono::seconds duration);
-// Calls are not encrypted until ZRTP comes with the media: an open padlock.
+// An open (red) padlock: a call that is not encrypted.
 QIcon call_security_icon();
-QString call_security_text();         // "This call is not encrypted"
-QString call_security_explanation();  // one sentence for a tooltip
 
 // 0..4 for a password's strength (for the meter), with a word for it.
 int password_strength(const QString& password);
