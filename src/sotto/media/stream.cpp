@@ -73,6 +73,11 @@ struct CallStream::Impl {
   StreamParams params;
   int64_t started_us = 0;
   bool peer_does_zrtp = false;
+  // ZRTP packets that came before start(): the callee starts with its 200 OK
+  // and its first Hello may reach the caller before the caller has read the
+  // answer. Kept (a few) and handled at start() instead of waiting for a
+  // retransmission.
+  std::vector<std::vector<uint8_t>> early_zrtp;
 
   std::unique_ptr<Encoder> encoder;
   std::unique_ptr<Decoder> decoder;
@@ -442,12 +447,23 @@ Result<void> CallStream::start(const StreamParams& params, int64_t now_us) {
     if (!set) log::debug(kLog, "peer zrtp-hash not used: " + set.error().message);
   }
   s.zrtp->start(now_us / 1000);
+  // The first Hello leaves now rather than on the next tick.
+  s.zrtp->tick(now_us / 1000);
+  auto early = std::move(s.early_zrtp);
+  s.early_zrtp.clear();
+  for (const auto& packet : early) on_datagram(packet, false, now_us);
   return {};
 }
 
 void CallStream::on_datagram(std::span<const uint8_t> datagram, bool rtcp, int64_t now_us) {
   Impl& s = *impl_;
-  if (!s.started) return;
+  if (!s.started) {
+    constexpr std::size_t kEarlyPackets = 8;
+    if (!rtcp && s.early_zrtp.size() < kEarlyPackets && classify(datagram) == PacketKind::zrtp) {
+      s.early_zrtp.emplace_back(datagram.begin(), datagram.end());
+    }
+    return;
+  }
   switch (classify(datagram)) {
     case PacketKind::zrtp:
       if (rtcp) {
