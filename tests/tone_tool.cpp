@@ -28,13 +28,9 @@ int main(int argc, char** argv) {
       std::cerr << "sotto-test-tone: " << wav.error().message << "\n";
       return 2;
     }
-    const std::size_t window = static_cast<std::size_t>(wav->rate) * wav->channels;
-    double best = 0;
-    for (std::size_t at = 0; wav->channels == 1 && at + window <= wav->samples.size();
-         at += window / 2) {
-      best = std::max(best, tone_ratio(std::span(wav->samples).subspan(at, window), wav->rate,
-                                       std::atof(argv[2])));
-    }
+    const double best = wav->channels == 1
+                            ? strongest_tone_ratio(wav->samples, wav->rate, std::atof(argv[2]), 1.0)
+                            : 0.0;
     std::cout << best << "\n";
     return best >= 0.5 ? 0 : 1;
   }

@@ -13,10 +13,7 @@
 // media_stream_test.cpp (a real CallStream whose peer has no ZRTP).
 #include <gtest/gtest.h>
 
-#include <opus/opus.h>
-
 #include <algorithm>
-#include <cctype>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -29,7 +26,9 @@
 
 #include "harness/capture.h"
 #include "harness/linphone.h"
+#include "sotto/base/base.h"
 #include "sotto/media/audio.h"
+#include "sotto/media/codec.h"
 #include "sotto_on_kamailio.h"
 
 namespace sotto::test {
@@ -39,12 +38,6 @@ using nlohmann::json;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 namespace fs = std::filesystem;
-
-std::string lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return text;
-}
 
 // A WAV tone of `seconds` at `rate`.
 fs::path tone_file(const fs::path& dir, double frequency, int rate = 48000, double seconds = 20) {
@@ -110,14 +103,8 @@ media::Wav wait_wav(const fs::path& path, double seconds, std::chrono::milliseco
 // How much of the received audio's second half is the tone (0..1), over the
 // loudest second (the start may be silence while ZRTP finishes).
 double heard(const media::Wav& wav, double frequency) {
-  if (wav.samples.empty() || wav.channels != 1) return 0;
-  const std::size_t window = static_cast<std::size_t>(wav.rate);
-  double best = 0;
-  for (std::size_t start = 0; start + window <= wav.samples.size(); start += window / 2) {
-    best = std::max(best, media::tone_ratio(std::span(wav.samples).subspan(start, window), wav.rate,
-                                            frequency));
-  }
-  return best;
+  if (wav.channels != 1) return 0;
+  return media::strongest_tone_ratio(wav.samples, wav.rate, frequency, 1.0);
 }
 
 // Whether the RTP-shaped datagrams of one flow (same ports), read as plain
@@ -128,31 +115,21 @@ bool flow_has_plain_tone(const std::vector<const std::vector<uint8_t>*>& flow) {
   std::vector<int16_t> ulaw;
   std::vector<int16_t> alaw;
   std::vector<int16_t> opus_pcm;
-  int error = 0;
-  OpusDecoder* opus = opus_decoder_create(48000, 1, &error);
-  std::vector<int16_t> frame(5760);
+  auto opus = media::make_decoder(sdp::Codec{96, "opus", 48000, 2, ""});
+  EXPECT_TRUE(opus);
   for (const auto* datagram : flow) {
     const std::size_t header = 12 + 4 * ((*datagram)[0] & 0x0f);
     if (header >= datagram->size()) continue;
     const std::span<const uint8_t> payload(datagram->data() + header, datagram->size() - header);
     for (uint8_t code : payload) {
-      // G.711 expansion (ITU-T G.711).
-      const uint8_t u = static_cast<uint8_t>(~code);
-      int t = ((u & 0x0f) << 3) + 0x84;
-      t <<= (u & 0x70) >> 4;
-      ulaw.push_back(static_cast<int16_t>((u & 0x80) ? 0x84 - t : t - 0x84));
-      const uint8_t a = code ^ 0x55;
-      int v = (a & 0x0f) << 4;
-      const int seg = (a & 0x70) >> 4;
-      v = seg == 0 ? v + 8 : seg == 1 ? v + 0x108 : (v + 0x108) << (seg - 1);
-      alaw.push_back(static_cast<int16_t>((a & 0x80) ? v : -v));
+      ulaw.push_back(media::ulaw_to_linear(code));
+      alaw.push_back(media::alaw_to_linear(code));
     }
-    const int n = opus ? opus_decode(opus, payload.data(), static_cast<opus_int32>(payload.size()),
-                                     frame.data(), static_cast<int>(frame.size()), 0)
-                       : -1;
-    if (n > 0) opus_pcm.insert(opus_pcm.end(), frame.begin(), frame.begin() + n);
+    if (!opus) continue;
+    if (auto pcm = (*opus)->decode(payload); pcm) {
+      opus_pcm.insert(opus_pcm.end(), pcm->begin(), pcm->end());
+    }
   }
-  if (opus) opus_decoder_destroy(opus);
   auto has_tone = [](const std::vector<int16_t>& pcm, int rate) {
     return media::tone_ratio(pcm, rate, 440) > 0.2 || media::tone_ratio(pcm, rate, 660) > 0.2;
   };
@@ -168,16 +145,7 @@ TEST(SecureCallWire, TheWireCheckHearsPlainAudioOnly) {
   uint32_t state = 12345;
   for (std::size_t at = 0; at + 160 <= tone.size(); at += 160) {
     std::vector<uint8_t> packet{0x80, 0x00, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4};
-    for (std::size_t i = 0; i < 160; ++i) {
-      // G.711 mu-law compression (ITU-T G.711).
-      int sample = tone[at + i];
-      const int sign = sample < 0 ? 0x80 : 0;
-      sample = std::min(std::abs(sample), 32635) + 0x84;
-      int exponent = 7;
-      for (int mask = 0x4000; (sample & mask) == 0 && exponent > 0; mask >>= 1) --exponent;
-      const int mantissa = (sample >> (exponent + 3)) & 0x0f;
-      packet.push_back(static_cast<uint8_t>(~(sign | (exponent << 4) | mantissa)));
-    }
+    for (std::size_t i = 0; i < 160; ++i) packet.push_back(media::linear_to_ulaw(tone[at + i]));
     plain.push_back(packet);
     for (std::size_t i = 12; i < packet.size(); ++i) {
       state = state * 1103515245 + 12345;  // stands in for a cipher's keystream
@@ -251,7 +219,7 @@ class SecureCall : public SottoOnKamailio {
   static std::string sas_of(Linphone& peer) {
     const std::string line =
         peer.wait_for(R"(Call \d+ is fully encrypted and auth token is \w+)", 20s);
-    return lower(line.substr(line.rfind(' ') + 1));
+    return ascii_lower(line.substr(line.rfind(' ') + 1));
   }
 
   std::unique_ptr<TempDir> audio_;
@@ -348,7 +316,7 @@ TEST_F(SecureCall, InteroperatesWithLinphonecZrtp) {
   json started = alice.rpc->call("call.start", {{"account", alice.address}, {"to", bob_address}});
   const std::string id = started.value("id", "");
   json a = wait_secure(alice, id);
-  EXPECT_EQ(lower(a.value("sas", "")), sas_of(*bob));
+  EXPECT_EQ(ascii_lower(a.value("sas", "")), sas_of(*bob));
   // linphonec plays and records within a call only.
   bob->command("play " + bob_tone.string());
   bob->command("record " + bob_heard.string());
@@ -367,7 +335,7 @@ TEST_F(SecureCall, InteroperatesWithLinphonecZrtp) {
       wait_call(alice, [](const json& c) { return c.value("state", "") == "incoming"; });
   alice.rpc->call("call.answer", {{"id", incoming.value("id", "")}});
   json a2 = wait_secure(alice, incoming.value("id", ""));
-  EXPECT_EQ(lower(a2.value("sas", "")), sas_of(*bob));
+  EXPECT_EQ(ascii_lower(a2.value("sas", "")), sas_of(*bob));
   EXPECT_TRUE(a2.value("sas_verified", false)) << a2.dump();
   EXPECT_FALSE(a2.value("cache_mismatch", true));
   alice.rpc->call("call.hangup", {{"id", incoming.value("id", "")}});

@@ -4,10 +4,7 @@
 #include "sotto/media/media.h"
 
 #include <chrono>
-#include <condition_variable>
 #include <filesystem>
-#include <mutex>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -15,6 +12,8 @@
 #include <asio/io_context.hpp>
 #include <asio/ip/udp.hpp>
 
+#include "harness/prosody.h"  // TempDir
+#include "media_recorder.h"
 #include "sotto/media/audio.h"
 
 namespace sotto::media {
@@ -22,68 +21,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-class Recorder : public Engine::Listener {
- public:
-  void on_security(Engine::StreamId, const Security& security) override {
-    std::lock_guard lock(mutex_);
-    securities_.push_back(security);
-    changed_.notify_all();
-  }
-  void on_stats(Engine::StreamId, const CallStats& stats) override {
-    std::lock_guard lock(mutex_);
-    stats_.push_back(stats);
-    changed_.notify_all();
-  }
-  void on_dtmf(Engine::StreamId, char digit) override {
-    std::lock_guard lock(mutex_);
-    dtmf_ += digit;
-    changed_.notify_all();
-  }
-  void on_audio_event(const std::string&) override {}
-
-  // Waits (at most `deadline`) until `done` holds under the lock.
-  template <class Done>
-  bool wait(std::chrono::milliseconds deadline, Done done) {
-    std::unique_lock lock(mutex_);
-    return changed_.wait_for(lock, deadline, [&] { return done(*this); });
-  }
-
-  template <class T, class Get>
-  T read(Get get) {
-    std::lock_guard lock(mutex_);
-    return get(*this);
-  }
-
-  std::optional<Security> last_security() const {
-    if (securities_.empty()) return std::nullopt;
-    return securities_.back();
-  }
-  std::vector<Security> securities_;
-  std::vector<CallStats> stats_;
-  std::string dtmf_;
-
- private:
-  std::mutex mutex_;
-  std::condition_variable changed_;
-};
-
-bool is_secure(const Recorder& r) {
-  return r.last_security() && r.last_security()->state == Encryption::secure;
-}
-
 class MediaEngine : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::random_device seed;
-    dir_ =
-        std::filesystem::temp_directory_path() / ("sotto-media-engine-" + std::to_string(seed()));
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override {
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
-  }
-
   std::unique_ptr<Engine> make(Recorder& recorder, AudioOptions audio) {
     EngineOptions options;
     options.audio = std::move(audio);
@@ -103,7 +42,8 @@ class MediaEngine : public ::testing::Test {
     return params;
   }
 
-  std::filesystem::path dir_;
+  sotto::test::TempDir temp_{"sotto-media-engine"};
+  const std::filesystem::path dir_ = temp_.path();
 };
 
 TEST_F(MediaEngine, TwoEnginesTalkPrivatelyOverLoopback) {
@@ -177,14 +117,8 @@ TEST_F(MediaEngine, TwoEnginesTalkPrivatelyOverLoopback) {
   auto heard = read_wav(heard_wav);
   ASSERT_TRUE(heard) << heard.error().message;
   ASSERT_EQ(heard->channels, 1);
-  const int rate = heard->rate;
-  double best = 0;
-  const std::size_t window = static_cast<std::size_t>(rate / 2);
-  for (std::size_t at = 0; at + window <= heard->samples.size(); at += window / 2) {
-    std::span<const int16_t> part(heard->samples.data() + at, window);
-    best = std::max(best, tone_ratio(part, rate, 440));
-  }
-  EXPECT_GT(best, 0.5) << "Bob did not hear Alice's 440 Hz tone";
+  EXPECT_GT(strongest_tone_ratio(heard->samples, heard->rate, 440, 0.5), 0.5)
+      << "Bob did not hear Alice's 440 Hz tone";
   // Reported once, no flapping.
   EXPECT_EQ(bob_events.read<std::size_t>([](const Recorder& r) { return r.securities_.size(); }),
             1u);

@@ -15,14 +15,12 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <filesystem>
-#include <map>
-#include <mutex>
 #include <optional>
 #include <thread>
 
 #include "harness/prosody.h"  // TempDir
+#include "media_recorder.h"
 #include "sotto/media/media.h"
 #include "sotto/media/rtp.h"
 #include "sotto/media/zrtp.h"
@@ -34,62 +32,30 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-// Collects what an engine reports, from whatever thread it reports on.
-class Recorder : public Engine::Listener {
- public:
-  void on_security(Engine::StreamId id, const Security& security) override {
-    std::lock_guard lock(mutex_);
-    security_[id] = security;
-    changed_.notify_all();
-  }
-  void on_stats(Engine::StreamId id, const CallStats& stats) override {
-    std::lock_guard lock(mutex_);
-    stats_[id] = stats;
-    changed_.notify_all();
-  }
-  void on_dtmf(Engine::StreamId, char) override {}
-  void on_audio_event(const std::string&) override {}
+// A party of the calls: its ZRTP cache (an encrypted database that outlives
+// its engines) and, per call, an engine with a recorder of what it reports.
+struct Party {
+  std::filesystem::path cache_path;
+  store::DataKey key = store::DataKey::random();
+  std::unique_ptr<Recorder> events = {};
+  std::unique_ptr<Engine> engine = {};
 
-  // The stream's security once `done` holds for it (nullopt on timeout).
-  std::optional<Security> wait_security(Engine::StreamId id,
-                                        const std::function<bool(const Security&)>& done,
-                                        std::chrono::milliseconds timeout = 20s) {
-    std::unique_lock lock(mutex_);
-    const bool ok = changed_.wait_for(lock, timeout, [&] {
-      auto it = security_.find(id);
-      return it != security_.end() && done(it->second);
-    });
-    if (!ok) return std::nullopt;
-    return security_[id];
+  // A new engine for the next call, on the same cache.
+  void new_engine() {
+    engine.reset();  // closes the cache
+    events = std::make_unique<Recorder>();
+    EngineOptions options;
+    options.audio.backend = AudioOptions::Backend::null;
+    engine = Engine::create(options, *events, [](std::function<void()> work) { work(); });
+    auto cache = store::Database::open(cache_path, key);
+    ASSERT_TRUE(cache) << cache.error().message;
+    engine->set_zrtp_cache(std::move(*cache));
   }
-  std::optional<Security> wait_secure(Engine::StreamId id) {
-    return wait_security(id, [](const Security& s) { return s.state == Encryption::secure; });
+  std::optional<Security> wait_secure() {
+    if (!events->wait(20s, is_secure)) return std::nullopt;
+    return events->read<Security>([](const Recorder& r) { return *r.last_security(); });
   }
-  // Until the stream received `packets` RTP packets.
-  bool wait_received(Engine::StreamId id, uint64_t packets) {
-    std::unique_lock lock(mutex_);
-    return changed_.wait_for(lock, 20s, [&] {
-      auto it = stats_.find(id);
-      return it != stats_.end() && it->second.packets_received >= packets;
-    });
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  std::map<Engine::StreamId, Security> security_;
-  std::map<Engine::StreamId, CallStats> stats_;
 };
-
-std::unique_ptr<Engine> make_engine(Recorder& recorder, const std::filesystem::path& cache_path) {
-  EngineOptions options;
-  options.audio.backend = AudioOptions::Backend::null;
-  auto engine = Engine::create(options, recorder, [](std::function<void()> work) { work(); });
-  auto cache = store::Database::open(cache_path, store::DataKey::random());
-  EXPECT_TRUE(cache) << (cache ? "" : cache.error().message);
-  if (cache) engine->set_zrtp_cache(std::move(*cache));
-  return engine;
-}
 
 StreamParams params_to(uint16_t port, const std::optional<std::string>& peer_hash) {
   StreamParams params;
@@ -220,45 +186,49 @@ class Relay {
 
 TEST(MediaMitm, ARelayAfterAVerifiedCallShowsDifferentCodesAndWarnsBothSides) {
   sotto::test::TempDir dir("sotto-mitm");
-  Recorder alice_events;
-  Recorder bob_events;
-  auto alice = make_engine(alice_events, dir.path() / "alice-zrtp.db");
-  auto bob = make_engine(bob_events, dir.path() / "bob-zrtp.db");
+  Party alice{dir.path() / "alice-zrtp.db"};
+  Party bob{dir.path() / "bob-zrtp.db"};
   const std::string alice_uri = "alice@example.org";
   const std::string bob_uri = "bob@example.org";
 
   // 1. A direct call: same code on both sides, which both confirm.
+  alice.new_engine();
+  bob.new_engine();
   {
-    auto a = alice->open("127.0.0.1", alice_uri, bob_uri);
-    auto b = bob->open("127.0.0.1", bob_uri, alice_uri);
+    auto a = alice.engine->open("127.0.0.1", alice_uri, bob_uri);
+    auto b = bob.engine->open("127.0.0.1", bob_uri, alice_uri);
     ASSERT_TRUE(a && b);
-    alice->start(a->id, params_to(b->rtp_port, b->zrtp_hash));
-    bob->start(b->id, params_to(a->rtp_port, a->zrtp_hash));
-    auto as = alice_events.wait_secure(a->id);
-    auto bs = bob_events.wait_secure(b->id);
+    alice.engine->start(a->id, params_to(b->rtp_port, b->zrtp_hash));
+    bob.engine->start(b->id, params_to(a->rtp_port, a->zrtp_hash));
+    auto as = alice.wait_secure();
+    auto bs = bob.wait_secure();
     ASSERT_TRUE(as && bs) << "the direct call did not become secure";
     EXPECT_EQ(as->sas, bs->sas);
     EXPECT_FALSE(as->cache_mismatch);
-    alice->set_sas_verified(a->id, true);
-    bob->set_sas_verified(b->id, true);
-    ASSERT_TRUE(
-        alice_events.wait_security(a->id, [](const Security& s) { return s.sas_verified; }));
-    ASSERT_TRUE(bob_events.wait_security(b->id, [](const Security& s) { return s.sas_verified; }));
-    alice->close(a->id);
-    bob->close(b->id);
+    alice.engine->set_sas_verified(a->id, true);
+    bob.engine->set_sas_verified(b->id, true);
+    const auto verified = [](const Recorder& r) {
+      return r.last_security() && r.last_security()->sas_verified;
+    };
+    ASSERT_TRUE(alice.events->wait(20s, verified));
+    ASSERT_TRUE(bob.events->wait(20s, verified));
+    alice.engine->close(a->id);
+    bob.engine->close(b->id);
   }
 
   // 2. The same two, through the relay: each side's peer is the attacker.
+  alice.new_engine();
+  bob.new_engine();
   Relay relay(alice_uri, bob_uri);
-  auto a = alice->open("127.0.0.1", alice_uri, bob_uri);
-  auto b = bob->open("127.0.0.1", bob_uri, alice_uri);
+  auto a = alice.engine->open("127.0.0.1", alice_uri, bob_uri);
+  auto b = bob.engine->open("127.0.0.1", bob_uri, alice_uri);
   ASSERT_TRUE(a && b);
   // The attacker rewrote a=zrtp-hash in the SDP with its own Hellos' hashes.
-  alice->start(a->id, params_to(relay.to_a().port, relay.to_a().zrtp->hello_hash()));
-  bob->start(b->id, params_to(relay.to_b().port, relay.to_b().zrtp->hello_hash()));
+  alice.engine->start(a->id, params_to(relay.to_a().port, relay.to_a().zrtp->hello_hash()));
+  bob.engine->start(b->id, params_to(relay.to_b().port, relay.to_b().zrtp->hello_hash()));
   relay.run();
-  auto as = alice_events.wait_secure(a->id);
-  auto bs = bob_events.wait_secure(b->id);
+  auto as = alice.wait_secure();
+  auto bs = bob.wait_secure();
   ASSERT_TRUE(as && bs) << "the relayed call did not become secure";
   EXPECT_NE(as->sas, bs->sas) << "a relay must not be able to show both sides one code";
   EXPECT_TRUE(as->cache_mismatch) << "alice was not warned";
@@ -266,10 +236,12 @@ TEST(MediaMitm, ARelayAfterAVerifiedCallShowsDifferentCodesAndWarnsBothSides) {
   EXPECT_FALSE(as->sas_verified);
   EXPECT_FALSE(bs->sas_verified);
   // The attacker does relay the audio: only the codes and the warning tell.
-  EXPECT_TRUE(bob_events.wait_received(b->id, 20));
+  EXPECT_TRUE(bob.events->wait(20s, [](const Recorder& r) {
+    return !r.stats_.empty() && r.stats_.back().packets_received >= 20;
+  }));
   EXPECT_GT(relay.relayed.load(), 0);
-  alice->close(a->id);
-  bob->close(b->id);
+  alice.engine->close(a->id);
+  bob.engine->close(b->id);
 }
 
 }  // namespace

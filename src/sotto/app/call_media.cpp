@@ -84,27 +84,16 @@ void CallAudio::Stream::send_dtmf(const std::string& digits) {
   owner_.engine_->send_dtmf(opened_.id, digits);
 }
 
-// Each handler may end the call, which closes the stream and erases its
-// handlers: call a copy.
 void CallAudio::on_security(media::Engine::StreamId id, const media::Security& security) {
-  auto it = handlers_.find(id);
-  if (it == handlers_.end() || !it->second.security) return;
-  auto handler = it->second.security;
-  handler(security);
+  dispatch(id, &Handlers::security, security);
 }
 
 void CallAudio::on_stats(media::Engine::StreamId id, const media::CallStats& stats) {
-  auto it = handlers_.find(id);
-  if (it == handlers_.end() || !it->second.stats) return;
-  auto handler = it->second.stats;
-  handler(stats);
+  dispatch(id, &Handlers::stats, stats);
 }
 
 void CallAudio::on_dtmf(media::Engine::StreamId id, char digit) {
-  auto it = handlers_.find(id);
-  if (it == handlers_.end() || !it->second.dtmf) return;
-  auto handler = it->second.dtmf;
-  handler(digit);
+  dispatch(id, &Handlers::dtmf, digit);
 }
 
 void CallAudio::on_audio_event(const std::string& text) {

@@ -76,6 +76,16 @@ class CallAudio final : private media::Engine::Listener {
   void on_audio_event(const std::string& text) override;
   media::EngineOptions options() const;
   void close(media::Engine::StreamId id);
+  // Calls the stream's handler `member` with `value`, if the stream is still
+  // open. The handler may end the call, which closes the stream and erases
+  // its handlers: a copy is called.
+  template <class Member, class Value>
+  void dispatch(media::Engine::StreamId id, Member member, const Value& value) {
+    auto it = handlers_.find(id);
+    if (it == handlers_.end() || !(it->second.*member)) return;
+    auto handler = it->second.*member;
+    handler(value);
+  }
 
   asio::any_io_executor core_;
   std::function<void(Event)> emit_;

@@ -515,6 +515,16 @@ double tone_ratio(std::span<const int16_t> samples, int rate, double frequency) 
   return std::clamp(ratio, 0.0, 1.0);
 }
 
+double strongest_tone_ratio(std::span<const int16_t> samples, int rate, double frequency,
+                            double window_seconds) {
+  const auto window = static_cast<std::size_t>(std::max(2.0, window_seconds * rate));
+  double best = 0.0;
+  for (std::size_t at = 0; at + window <= samples.size(); at += window / 2) {
+    best = std::max(best, tone_ratio(samples.subspan(at, window), rate, frequency));
+  }
+  return best;
+}
+
 std::vector<int16_t> make_tone(int rate, double frequency, double seconds, int amplitude) {
   const auto n = static_cast<std::size_t>(std::max(0.0, std::round(seconds * rate)));
   std::vector<int16_t> out(n);

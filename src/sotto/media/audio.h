@@ -120,6 +120,11 @@ class VoiceProcessor {
 // Tone detection for tests and the benchmark: the power of `frequency`
 // (Goertzel) relative to the total power of `samples`, 0..1.
 double tone_ratio(std::span<const int16_t> samples, int rate, double frequency);
+// The highest tone_ratio over windows of `window_seconds` (overlapping by
+// half) of mono `samples`: how clearly a recording holds the tone somewhere
+// (its start may be silence while a call is set up). 0 when shorter than a window.
+double strongest_tone_ratio(std::span<const int16_t> samples, int rate, double frequency,
+                            double window_seconds);
 // A sine tone of `amplitude` (0..32767).
 std::vector<int16_t> make_tone(int rate, double frequency, double seconds, int amplitude = 8000);
 

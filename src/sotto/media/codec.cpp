@@ -282,36 +282,37 @@ int16_t alaw_to_linear(uint8_t code) {
   return static_cast<int16_t>(code > 127 ? mantissa : -mantissa);
 }
 
-Result<std::unique_ptr<Encoder>> make_encoder(const sdp::Codec& codec) {
-  if (same_name(codec.name, "opus") && codec.clock_rate == kSampleRate) {
-    return make_opus_encoder();
-  }
+namespace {
+
+enum class Kind { opus, pcmu, pcma };
+
+// Which of our codecs `codec` names (case-insensitively, at its rate).
+Result<Kind> kind_of(const sdp::Codec& codec) {
+  if (same_name(codec.name, "opus") && codec.clock_rate == kSampleRate) return Kind::opus;
   if (codec.clock_rate == kG711Rate && codec.channels == 1) {
-    if (same_name(codec.name, "PCMU")) {
-      return std::unique_ptr<Encoder>(std::make_unique<G711Encoder>(Law::ulaw));
-    }
-    if (same_name(codec.name, "PCMA")) {
-      return std::unique_ptr<Encoder>(std::make_unique<G711Encoder>(Law::alaw));
-    }
+    if (same_name(codec.name, "PCMU")) return Kind::pcmu;
+    if (same_name(codec.name, "PCMA")) return Kind::pcma;
   }
   return fail(Errc::not_supported, "The codec " + codec.name + "/" +
                                        std::to_string(codec.clock_rate) + " is not supported.");
 }
 
+}  // namespace
+
+Result<std::unique_ptr<Encoder>> make_encoder(const sdp::Codec& codec) {
+  auto kind = kind_of(codec);
+  if (!kind) return Unexpected(kind.error());
+  if (*kind == Kind::opus) return make_opus_encoder();
+  return std::unique_ptr<Encoder>(
+      std::make_unique<G711Encoder>(*kind == Kind::pcmu ? Law::ulaw : Law::alaw));
+}
+
 Result<std::unique_ptr<Decoder>> make_decoder(const sdp::Codec& codec) {
-  if (same_name(codec.name, "opus") && codec.clock_rate == kSampleRate) {
-    return make_opus_decoder();
-  }
-  if (codec.clock_rate == kG711Rate && codec.channels == 1) {
-    if (same_name(codec.name, "PCMU")) {
-      return std::unique_ptr<Decoder>(std::make_unique<G711Decoder>(Law::ulaw));
-    }
-    if (same_name(codec.name, "PCMA")) {
-      return std::unique_ptr<Decoder>(std::make_unique<G711Decoder>(Law::alaw));
-    }
-  }
-  return fail(Errc::not_supported, "The codec " + codec.name + "/" +
-                                       std::to_string(codec.clock_rate) + " is not supported.");
+  auto kind = kind_of(codec);
+  if (!kind) return Unexpected(kind.error());
+  if (*kind == Kind::opus) return make_opus_decoder();
+  return std::unique_ptr<Decoder>(
+      std::make_unique<G711Decoder>(*kind == Kind::pcmu ? Law::ulaw : Law::alaw));
 }
 
 }  // namespace sotto::media

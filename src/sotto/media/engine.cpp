@@ -412,4 +412,18 @@ void Engine::send_dtmf(StreamId id, const std::string& digits) {
   });
 }
 
+std::string_view to_string(Encryption encryption) {
+  switch (encryption) {
+    case Encryption::negotiating:
+      return "negotiating";
+    case Encryption::secure:
+      return "secure";
+    case Encryption::none:
+      return "none";
+    case Encryption::failed:
+      return "failed";
+  }
+  return "?";
+}
+
 }  // namespace sotto::media
