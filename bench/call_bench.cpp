@@ -27,46 +27,16 @@
 #include "harness/kamailio.h"
 #include "harness/linphone.h"
 #include "harness/rpc_client.h"
+#include "process_figures.h"
 #include "sotto/media/audio.h"
 
 namespace {
 
 using namespace sotto::test;
+using namespace sotto::bench;
 using nlohmann::json;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-}
-
-long rss_kb(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  }
-  return 0;
-}
-
-// utime + stime of a process, in seconds.
-double cpu_seconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const auto close = text.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::istringstream fields(text.substr(close + 2));
-  std::string field;
-  // Fields 3.. of stat; utime and stime are fields 14 and 15.
-  double utime = 0;
-  double stime = 0;
-  for (int i = 3; i <= 15 && fields >> field; ++i) {
-    if (i == 14) utime = std::stod(field);
-    if (i == 15) stime = std::stod(field);
-  }
-  return (utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
 
 // CPU % of each process over `seconds`.
 std::vector<double> cpu_percent(const std::vector<pid_t>& pids, int seconds) {
@@ -122,12 +92,6 @@ json wait_call(RpcProcess& rpc, const std::function<bool(const json&)>& match,
 
 json wait_state(RpcProcess& rpc, const std::string& state) {
   return wait_call(rpc, [&](const json& c) { return c.value("state", "") == state; });
-}
-
-std::string fmt(double v, int decimals = 1) {
-  char buffer[64];
-  std::snprintf(buffer, sizeof buffer, "%.*f", decimals, v);
-  return buffer;
 }
 
 }  // namespace

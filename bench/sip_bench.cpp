@@ -32,10 +32,12 @@
 #include "harness/kamailio.h"
 #include "harness/linphone.h"
 #include "harness/rpc_client.h"
+#include "process_figures.h"
 
 namespace {
 
 using namespace sotto::test;
+using namespace sotto::bench;
 using nlohmann::json;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
@@ -67,20 +69,6 @@ double wait_logged(const Kamailio& k, std::uintmax_t offset, const std::string& 
     if (Clock::now() > deadline) throw std::runtime_error("not in Kamailio's log: " + pattern);
     std::this_thread::sleep_for(2ms);
   }
-}
-
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-}
-
-long rss_kb(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  }
-  return 0;
 }
 
 struct Sotto {
@@ -129,12 +117,6 @@ json wait_call(RpcProcess& rpc, const std::string& state, std::chrono::milliseco
         return e.value("type", "") == "call" && e["call"].value("state", "") == state;
       },
       t)["call"];
-}
-
-std::string fmt(double v, int decimals = 1) {
-  char buffer[64];
-  std::snprintf(buffer, sizeof buffer, "%.*f", decimals, v);
-  return buffer;
 }
 
 }  // namespace
